@@ -1,0 +1,70 @@
+"""streamkit: asyncio-native streaming for LLM and chat-model APIs.
+
+The public names, and nothing else; see the README for a tour.
+"""
+
+from .adapter import ResponseStream
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    HandlerError,
+    IncompleteStreamError,
+    InternalServerError,
+    InvalidArgumentError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    ProtocolError,
+    ProviderStreamError,
+    RateLimitError,
+    StreamAbandoned,
+    StreamkitError,
+    StreamStateError,
+)
+from .messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
+from .models import ChatOpenAI, OpenAI
+from .results import ChatGeneration, Generation, LLMResult, RunInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AIMessage",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BaseMessage",
+    "ChatGeneration",
+    "ChatOpenAI",
+    "ConflictError",
+    "Generation",
+    "HandlerError",
+    "HumanMessage",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "LLMResult",
+    "NotFoundError",
+    "OpenAI",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "ProviderStreamError",
+    "RateLimitError",
+    "ResponseStream",
+    "RunInfo",
+    "StreamAbandoned",
+    "StreamStateError",
+    "StreamkitError",
+    "SystemMessage",
+    "ToolCall",
+    "ToolMessage",
+    "__version__",
+]

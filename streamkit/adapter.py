@@ -1,0 +1,390 @@
+"""The adapter: drives one provider stream through collector and handlers.
+
+A :class:`ResponseStream` is what ``llm.stream(...)`` returns. It is an
+async iterator of ``str`` tokens, an async context manager, and, through
+``events()``, an async iterator of typed events. ``generate()`` and
+``await llm(...)`` drive the very same object with ``collect()``.
+
+One network read is handled in one pass: the mapper turns all the events
+in it into streamkit events, each is fed to the collector and then to the
+handlers, and the tokens are queued for the consumer, who then takes them
+without any further ``await`` on the network. There is no task per stream
+and no task per token: everything runs on the consumer's own task, so
+cancelling that task cancels the stream, and nothing outlives it.
+
+Lifecycle and closing policy:
+
+* the request is sent on the first ``__anext__``/``collect()``;
+* at the end of the body (read to EOF, a few bytes past the terminal marker)
+  the connection goes back to the pool for reuse;
+* on any early exit (``break`` and then ``aclose()``/the ``async with``
+  exit, an exception, cancellation) the HTTP connection is *closed* at once,
+  not returned, because its body was not read; handlers get
+  ``on_llm_error`` with :class:`~streamkit.errors.StreamAbandoned` (or the
+  real error) carrying the partial result; ``CancelledError`` is re-raised;
+* a bare ``async for ... : break`` with no reference left to the stream
+  closes the connection as the object is freed, which CPython does right at
+  the ``break``; use ``async with`` to also get ``on_llm_error`` delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import aiohttp
+import anyio
+
+from .callbacks.base import HandlerSet
+from .collector import Collector
+from .errors import StreamAbandoned, StreamkitError, StreamStateError
+from .events import Event, TextDelta
+from .providers.base import Provider, StreamMapper, loads
+from .results import LLMResult
+from .transport import map_exception
+
+__all__ = ["ResponseStream"]
+
+_NEW, _OPEN, _DONE, _FAILED, _CLOSED = range(5)
+_TOKENS, _EVENTS, _DRAIN = 1, 2, 3
+
+T = TypeVar("T")
+
+Opener = Callable[[], Awaitable[aiohttp.ClientResponse]]
+
+
+class ResponseStream:
+    """One streamed response: ``async for token in stream``, then ``stream.result``.
+
+    Raises typed :mod:`streamkit.errors` from iteration; errors after the
+    stream began carry ``.partial_result``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_busy",
+        "_collector",
+        "_content",
+        "_handlers",
+        "_mapper",
+        "_mode",
+        "_open",
+        "_out",
+        "_pos",
+        "_provider",
+        "_resp",
+        "_result",
+        "_run_id",
+        "_start_args",
+        "_start_hook",
+        "_state",
+        "_streaming",
+        "_timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        open: Opener,
+        handlers: HandlerSet,
+        run_id: UUID,
+        start_hook: str,
+        start_args: tuple[Any, ...],
+        streaming: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        self._provider = provider
+        self._open = open
+        self._handlers = handlers
+        self._run_id = run_id
+        self._start_hook = start_hook
+        self._start_args = start_args
+        self._streaming = streaming
+        self._timeout = timeout
+        self._collector = Collector(chat=provider.chat, run_id=run_id)
+        self._mapper: StreamMapper | None = None
+        self._resp: aiohttp.ClientResponse | None = None
+        self._content: aiohttp.StreamReader | None = None
+        self._state = _NEW
+        self._mode = 0
+        self._busy = False
+        self._out: list[Any] = []
+        self._pos = 0
+        self._result: LLMResult | None = None
+
+    # -- public surface ------------------------------------------------
+
+    @property
+    def run_id(self) -> UUID:
+        """The id handlers receive as ``run_id``."""
+        return self._run_id
+
+    @property
+    def result(self) -> LLMResult:
+        """The final result; only once the stream has been read to its end.
+
+        Raises :class:`StreamStateError` before that (see ``partial_result``).
+        """
+        if self._result is None:
+            raise StreamStateError(
+                "the stream has not finished: iterate it to the end (or await collect()) first; "
+                "partial_result holds what has arrived so far"
+            )
+        return self._result
+
+    @property
+    def partial_result(self) -> LLMResult:
+        """What has arrived so far, as an ``LLMResult`` (available at any time)."""
+        return self._result or self._collector.result()
+
+    @property
+    def text(self) -> str:
+        """The answer text so far (choice 0)."""
+        return self._collector.text()
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream was read to its end successfully."""
+        return self._state == _DONE
+
+    def __aiter__(self) -> ResponseStream:
+        self._claim(_TOKENS)
+        return self
+
+    async def __anext__(self) -> str:
+        out = self._out
+        pos = self._pos
+        if pos < len(out):
+            self._pos = pos + 1
+            token: str = out[pos]
+            return token
+        return await self._refill()  # type: ignore[no-any-return]
+
+    def events(self) -> AsyncIterator[Event]:
+        """Iterate typed events (text, tool calls, thinking, usage, finish) instead of tokens."""
+        self._claim(_EVENTS)
+        return _EventIterator(self)
+
+    async def collect(self) -> LLMResult:
+        """Read the stream to its end and return the final result."""
+        if self._result is not None:
+            return self._result
+        self._claim(_DRAIN)
+        while self._state != _DONE:
+            self._out = []
+            await self._pump()
+        assert self._result is not None
+        return self._result
+
+    async def aclose(self) -> None:
+        """Stop: close the HTTP connection now; handlers get ``on_llm_error``.
+
+        Idempotent; a no-op on a finished stream.
+        """
+        if self._state in (_DONE, _FAILED, _CLOSED):
+            return
+        started = self._state == _OPEN
+        self._state = _CLOSED
+        self._close_response()
+        if started:
+            abandoned = StreamAbandoned(
+                "the consumer stopped reading before the end of the stream",
+                partial_result=self._collector.result(),
+            )
+            await self._notify_error(abandoned)
+
+    async def __aenter__(self) -> ResponseStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # Reached at a bare ``async for ...: break``: close at once, not at
+        # some later garbage collection of the response.
+        resp = self._resp
+        if resp is not None and self._state == _OPEN:
+            resp.close()
+
+    # -- the engine ----------------------------------------------------
+
+    def _claim(self, mode: int) -> None:
+        if self._state in (_DONE, _FAILED, _CLOSED) and not (mode == _DRAIN and self._state == _DONE):
+            state = {_DONE: "finished", _FAILED: "failed", _CLOSED: "closed"}[self._state]
+            raise StreamStateError(f"this stream has already {state}; call stream() again for a new one")
+        if self._mode and self._mode != mode:
+            raise StreamStateError(
+                "this stream is already being read another way (tokens, events() or collect()); pick one"
+            )
+        self._mode = mode
+
+    async def _refill(self) -> Any:
+        while True:
+            if self._state != _OPEN and self._state != _NEW:
+                if self._state == _DONE:
+                    raise StopAsyncIteration
+                raise StreamStateError("this stream was closed")
+            self._out = []
+            self._pos = 0
+            await self._pump()
+            if self._out:
+                self._pos = 1
+                return self._out[0]
+            if self._state == _DONE:
+                raise StopAsyncIteration
+
+    async def _pump(self) -> None:
+        """One step: start, or one network read, or the end. Fills ``_out``."""
+        if self._busy:
+            raise StreamStateError("this stream is already being read by another task")
+        self._busy = True
+        try:
+            if self._state == _NEW:
+                await self._start()
+                return
+            content = self._content
+            assert content is not None and self._mapper is not None
+            chunk = await content.readany()
+            if chunk:
+                events = self._mapper.feed(chunk)
+                if events:
+                    await self._process(events)
+            else:
+                await self._finish()
+        except BaseException as exc:
+            await self._fail(exc)
+            raise
+        finally:
+            self._busy = False
+
+    async def _start(self) -> None:
+        await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
+        resp = await self._open()
+        self._resp = resp
+        self._state = _OPEN
+        content_type = resp.content_type
+        if not self._streaming or "json" in content_type:
+            # A whole JSON response (non-streaming mode, or a server that
+            # ignored ``stream: true``): same events, same collector.
+            body = loads((await resp.read()).decode("utf-8", "replace"))
+            resp.release()
+            self._resp = None
+            await self._process(self._provider.parse_response(body), tokens=self._streaming)
+            self._complete()
+            await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
+            return
+        self._content = resp.content
+        self._mapper = self._provider.new_mapper()
+
+    async def _process(self, events: list[Event], tokens: bool = True) -> None:
+        """The hot path: collector first, then handlers, then the consumer's queue."""
+        feed = self._collector.feed
+        handlers = self._handlers
+        sync_hooks = handlers.token_sync if tokens else ()
+        async_hooks = handlers.token_async if tokens else ()
+        mode = self._mode
+        out = self._out
+        run_id = self._run_id
+        if mode == _EVENTS:
+            out.extend(events)
+        for event in events:
+            feed(event)
+            if event.__class__ is TextDelta:
+                text = event.text
+                for hook in sync_hooks:
+                    hook(text, run_id=run_id, index=event.index)
+                for ahook in async_hooks:
+                    await ahook(text, run_id=run_id, index=event.index)
+                if mode == _TOKENS:
+                    out.append(text)
+
+    async def _finish(self) -> None:
+        mapper = self._mapper
+        assert mapper is not None
+        events = mapper.finish()
+        if events:
+            await self._process(events)
+        mapper.check_complete(self._collector.finished)
+        resp = self._resp
+        self._resp = None
+        if resp is not None:
+            # Body read to EOF: the connection is clean and goes back to the pool.
+            resp.release()
+        self._complete()
+        await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
+
+    def _complete(self) -> None:
+        self._result = self._collector.result()
+        self._state = _DONE
+
+    def _close_response(self) -> None:
+        resp = self._resp
+        self._resp = None
+        self._content = None
+        if resp is not None:
+            resp.close()
+
+    async def _fail(self, exc: BaseException) -> None:
+        """Close, attach the partial result, tell the handlers; the caller re-raises."""
+        was_done = self._state == _DONE
+        if self._state != _CLOSED:
+            self._state = _FAILED if not was_done else _DONE
+        self._close_response()
+        if was_done:
+            return  # on_llm_end itself failed: the result stands
+        partial = self._collector.result()
+        if isinstance(exc, StreamkitError):
+            if exc.partial_result is None:
+                exc.partial_result = partial
+            await self._notify_error(exc)
+        elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)) or not isinstance(exc, Exception):
+            await self._notify_error(
+                StreamAbandoned("the stream was cancelled before its end", partial_result=partial)
+            )
+        else:
+            mapped = map_exception(exc, "read", self._timeout)
+            if mapped is not None:
+                mapped.partial_result = partial
+                await self._notify_error(mapped)
+                raise mapped from exc
+            await self._notify_error(exc)
+
+    async def _notify_error(self, error: BaseException) -> None:
+        if not self._handlers:
+            return
+        # Shielded: this runs while a cancellation is being delivered, and an
+        # anyio cancel scope would otherwise cancel the handlers' awaits too.
+        # Bounded, so a stuck handler cannot hold the cancellation up.
+        with anyio.move_on_after(5.0, shield=True):
+            await self._handlers.error(error, self._run_id)
+
+
+class _EventIterator(Generic[T]):
+    """``stream.events()``: the typed events, through the same engine."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ResponseStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _EventIterator[T]:
+        return self
+
+    async def __anext__(self) -> Event:
+        stream = self._stream
+        out = stream._out
+        pos = stream._pos
+        if pos < len(out):
+            stream._pos = pos + 1
+            event: Event = out[pos]
+            return event
+        return await stream._refill()  # type: ignore[no-any-return]

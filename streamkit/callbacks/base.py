@@ -1,0 +1,257 @@
+"""Callback handler base classes, and their checked, pre-sorted runtime form.
+
+Subclass :class:`AsyncCallbackHandler` (hooks are coroutines) or
+:class:`BaseCallbackHandler` (plain methods) and override only the hooks you
+need: every hook has a no-op default and neither class needs
+``super().__init__()``.
+
+Handlers are checked when they are registered (on the model or on a call):
+an object of neither kind, or a hook of the wrong kind (``async def`` on a
+``BaseCallbackHandler``, a plain ``def`` on an ``AsyncCallbackHandler``) is
+rejected then, with a message naming it, instead of failing mid-stream.
+
+**Errors in handlers** propagate by default: a handler is the user's code,
+and a bug in it should surface like one in the ``async for`` body rather
+than vanish into a log. The stream is closed, the collector (fed before any
+handler) still holds the full partial result, and the other handlers get
+``on_llm_error``. Set ``raise_error = False`` on a handler (class attribute
+or instance attribute) to log its failures on the ``streamkit`` logger and
+carry on instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from ..messages import BaseMessage
+    from ..results import LLMResult
+
+__all__ = [
+    "AsyncCallbackHandler",
+    "BaseCallbackHandler",
+    "CallbackHandler",
+    "Callbacks",
+    "HandlerSet",
+]
+
+logger = logging.getLogger("streamkit")
+
+_HOOKS = ("on_llm_start", "on_chat_model_start", "on_llm_new_token", "on_llm_end", "on_llm_error", "on_retry")
+
+
+class BaseCallbackHandler:
+    """A handler whose hooks are plain methods, called inline.
+
+    Keep them fast: they run on the token path. For slow work, use an
+    :class:`AsyncCallbackHandler`.
+    """
+
+    raise_error: bool = True
+
+    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        """A request starts. ``prompts`` are the prompt texts (chat: rendered messages)."""
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        """A chat request starts. By default this calls ``on_llm_start``."""
+        self.on_llm_start(serialized, [_render(m) for m in messages], **kwargs)
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        """A piece of answer text arrived (``run_id`` and choice ``index`` in kwargs)."""
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """The request finished; ``response`` is its complete result."""
+
+    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """The request failed or was abandoned; ``error.partial_result`` if any."""
+
+    def on_retry(self, error: BaseException, **kwargs: Any) -> None:
+        """A failed attempt is about to be retried (``attempt``, ``delay`` in kwargs)."""
+
+
+class AsyncCallbackHandler:
+    """A handler whose hooks are coroutines, awaited in order on the stream's task."""
+
+    raise_error: bool = True
+
+    async def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        """A request starts. ``prompts`` are the prompt texts (chat: rendered messages)."""
+
+    async def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        """A chat request starts. By default this calls ``on_llm_start``."""
+        await self.on_llm_start(serialized, [_render(m) for m in messages], **kwargs)
+
+    async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        """A piece of answer text arrived (``run_id`` and choice ``index`` in kwargs)."""
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """The request finished; ``response`` is its complete result."""
+
+    async def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """The request failed or was abandoned; ``error.partial_result`` if any."""
+
+    async def on_retry(self, error: BaseException, **kwargs: Any) -> None:
+        """A failed attempt is about to be retried (``attempt``, ``delay`` in kwargs)."""
+
+
+CallbackHandler: TypeAlias = BaseCallbackHandler | AsyncCallbackHandler
+Callbacks: TypeAlias = Sequence[CallbackHandler] | None
+
+
+def _render(messages: list[BaseMessage]) -> str:
+    names = {"human": "Human", "ai": "AI", "system": "System", "tool": "Tool"}
+    return "\n".join(f"{names.get(getattr(m, 'type', ''), 'Human')}: {m.content}" for m in messages)
+
+
+def check_handler(handler: object) -> CallbackHandler:
+    """Reject a handler of the wrong kind, naming it."""
+    from ..errors import HandlerError
+
+    if isinstance(handler, type):
+        raise HandlerError(
+            f"callbacks: got the class {handler.__name__}, not an instance; pass {handler.__name__}()"
+        )
+    if isinstance(handler, AsyncCallbackHandler):
+        want_async = True
+    elif isinstance(handler, BaseCallbackHandler):
+        want_async = False
+    else:
+        raise HandlerError(
+            f"callbacks: {type(handler).__name__} is not a callback handler; subclass "
+            "streamkit.callbacks.AsyncCallbackHandler or BaseCallbackHandler"
+        )
+    for hook in _HOOKS:
+        method = getattr(handler, hook, None)
+        if method is None:
+            continue
+        is_async = inspect.iscoroutinefunction(method)
+        if is_async != want_async:
+            kind = "AsyncCallbackHandler" if want_async else "BaseCallbackHandler"
+            need = "async def" if want_async else "def (not async def)"
+            raise HandlerError(
+                f"callbacks: {type(handler).__name__}.{hook} must be {need}, "
+                f"because {type(handler).__name__} subclasses {kind}"
+            )
+    return handler
+
+
+def check_handlers(handlers: object) -> list[CallbackHandler]:
+    """Validate a callbacks argument (a sequence of handlers, or None)."""
+    from ..errors import HandlerError
+
+    if handlers is None:
+        return []
+    if isinstance(handlers, (BaseCallbackHandler, AsyncCallbackHandler)):
+        return [handlers]
+    if isinstance(handlers, (str, bytes)) or not isinstance(handlers, Sequence):
+        raise HandlerError(f"callbacks must be a list of handlers, not {type(handlers).__name__}")
+    return [check_handler(h) for h in handlers]
+
+
+def _overrides(handler: CallbackHandler, hook: str) -> bool:
+    base = AsyncCallbackHandler if isinstance(handler, AsyncCallbackHandler) else BaseCallbackHandler
+    return getattr(type(handler), hook) is not getattr(base, hook)
+
+
+SyncHook = Callable[..., None]
+AsyncHook = Callable[..., Awaitable[None]]
+
+
+class HandlerSet:
+    """The handlers of one call, sorted once by hook and kind.
+
+    Only hooks a handler overrides are kept, so the token path calls nothing
+    for handlers that don't listen to tokens.
+    """
+
+    __slots__ = ("handlers", "token_async", "token_guarded", "token_sync")
+
+    def __init__(self, handlers: Sequence[CallbackHandler]) -> None:
+        self.handlers = list(handlers)
+        self.token_sync: list[SyncHook] = []
+        self.token_async: list[AsyncHook] = []
+        for h in self.handlers:
+            if not _overrides(h, "on_llm_new_token"):
+                continue
+            if isinstance(h, AsyncCallbackHandler):
+                self.token_async.append(h.on_llm_new_token)
+            else:
+                self.token_sync.append(h.on_llm_new_token)
+        # Handlers that log instead of raising need a wrapper on the hot path.
+        self.token_guarded = any(not h.raise_error for h in self.handlers)
+        if self.token_guarded:
+            self.token_sync = [_guard_sync(f) for f in self.token_sync]
+            self.token_async = [_guard_async(f) for f in self.token_async]
+
+    def __bool__(self) -> bool:
+        return bool(self.handlers)
+
+    @property
+    def wants_tokens(self) -> bool:
+        return bool(self.token_sync or self.token_async)
+
+    async def call(self, hook: str, *args: Any, **kwargs: Any) -> None:
+        """Call one (non-token) hook on every handler that overrides it, in order."""
+        for h in self.handlers:
+            if not _overrides(h, hook) and not (
+                hook == "on_chat_model_start" and _overrides(h, "on_llm_start")
+            ):
+                continue
+            try:
+                if isinstance(h, AsyncCallbackHandler):
+                    await getattr(h, hook)(*args, **kwargs)
+                else:
+                    getattr(h, hook)(*args, **kwargs)
+            except Exception:
+                if h.raise_error:
+                    raise
+                logger.warning("callback %s.%s failed", type(h).__name__, hook, exc_info=True)
+
+    async def error(self, error: BaseException, run_id: UUID) -> None:
+        """``on_llm_error`` on every handler; never lets a handler's failure hide ``error``."""
+        for h in self.handlers:
+            if not _overrides(h, "on_llm_error"):
+                continue
+            try:
+                if isinstance(h, AsyncCallbackHandler):
+                    await h.on_llm_error(error, run_id=run_id)
+                else:
+                    h.on_llm_error(error, run_id=run_id)
+            except Exception:
+                logger.warning("callback %s.on_llm_error failed", type(h).__name__, exc_info=True)
+
+
+def _guard_sync(fn: SyncHook) -> SyncHook:
+    owner = getattr(fn, "__self__", None)
+    if owner is None or getattr(owner, "raise_error", True):
+        return fn
+
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            logger.warning("callback %s.on_llm_new_token failed", type(owner).__name__, exc_info=True)
+
+    return guarded
+
+
+def _guard_async(fn: AsyncHook) -> AsyncHook:
+    owner = getattr(fn, "__self__", None)
+    if owner is None or getattr(owner, "raise_error", True):
+        return fn
+
+    async def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            await fn(*args, **kwargs)
+        except Exception:
+            logger.warning("callback %s.on_llm_new_token failed", type(owner).__name__, exc_info=True)
+
+    return guarded

@@ -1,0 +1,274 @@
+"""The collector: pure state that turns events into an ``LLMResult``.
+
+``feed(event)`` never awaits, never does I/O, and can be asked for a
+``result()`` at any moment: that is how an error mid-stream carries the
+partial answer. The adapter feeds it *before* any handler sees an event,
+so a misbehaving handler cannot corrupt the result.
+
+Text is kept as a list of parts and joined once at the end; pydantic
+validation happens once, on the result, never per delta.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, assert_never
+from uuid import UUID
+
+from .events import (
+    Event,
+    Finish,
+    MessageStart,
+    RefusalDelta,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
+from .messages import AIMessage, ToolCall
+from .results import ChatGeneration, Generation, LLMResult, RunInfo
+
+__all__ = ["Collector"]
+
+
+class _ToolCallState:
+    __slots__ = ("id", "name", "parts")
+
+    def __init__(self, id: str | None, name: str) -> None:
+        self.id = id
+        self.name = name
+        self.parts: list[str] = []
+
+
+class _Choice:
+    __slots__ = (
+        "finish_reason",
+        "finished",
+        "logprobs_dict",
+        "logprobs_list",
+        "refusal",
+        "signature",
+        "text",
+        "thinking",
+        "tool_calls",
+    )
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.refusal: list[str] | None = None
+        self.thinking: list[str] | None = None
+        self.signature: str | None = None
+        self.logprobs_list: list[Any] | None = None
+        self.logprobs_dict: dict[str, list[Any]] | None = None
+        self.finish_reason: str | None = None
+        self.finished = False
+        self.tool_calls: dict[int, _ToolCallState] = {}
+
+    def add_logprobs(self, logprobs: Any) -> None:
+        if isinstance(logprobs, list):
+            if self.logprobs_list is None:
+                self.logprobs_list = []
+            self.logprobs_list.extend(logprobs)
+        elif isinstance(logprobs, dict):
+            if self.logprobs_dict is None:
+                self.logprobs_dict = {}
+            for key, values in logprobs.items():
+                if isinstance(values, list):
+                    self.logprobs_dict.setdefault(key, []).extend(values)
+
+    def logprobs(self, chat: bool) -> Any:
+        if self.logprobs_list is not None:
+            return {"content": self.logprobs_list} if chat else self.logprobs_list
+        return self.logprobs_dict
+
+
+class Collector:
+    """Builds the result of one request (one prompt, ``n`` choices)."""
+
+    __slots__ = ("_choices", "chat", "extra", "model", "response_id", "run_id", "texts", "usage")
+
+    def __init__(self, *, chat: bool, run_id: UUID | None = None) -> None:
+        self.chat = chat
+        self.run_id = run_id
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.extra: dict[str, Any] = {}
+        self.usage: Usage | None = None
+        self._choices: dict[int, _Choice] = {0: _Choice()}
+        # Choice 0's text parts, for the hot path (most streams have one choice).
+        self.texts = self._choices[0].text
+
+    def _choice(self, index: int) -> _Choice:
+        choice = self._choices.get(index)
+        if choice is None:
+            choice = self._choices[index] = _Choice()
+        return choice
+
+    def feed(self, event: Event) -> None:
+        """Fold one event into the state."""
+        if isinstance(event, TextDelta):
+            if event.index == 0:
+                self.texts.append(event.text)
+                choice = self._choices[0]
+            else:
+                choice = self._choice(event.index)
+                choice.text.append(event.text)
+            if event.logprobs is not None:
+                choice.add_logprobs(event.logprobs)
+        elif isinstance(event, Usage):
+            # Reports are cumulative (Anthropic resends totals): the last one wins.
+            if self.usage is None:
+                self.usage = event
+            else:
+                self.usage = Usage(
+                    prompt_tokens=_last(event.prompt_tokens, self.usage.prompt_tokens),
+                    completion_tokens=_last(event.completion_tokens, self.usage.completion_tokens),
+                    total_tokens=event.total_tokens,
+                    details={**self.usage.details, **event.details},
+                )
+        elif isinstance(event, Finish):
+            choice = self._choice(event.index)
+            choice.finished = True
+            if event.reason is not None:
+                choice.finish_reason = event.reason
+        elif isinstance(event, MessageStart):
+            if event.model is not None:
+                self.model = event.model
+            if event.id is not None:
+                self.response_id = event.id
+            self.extra.update(event.extra)
+        elif isinstance(event, ToolCallStart):
+            choice = self._choice(event.index)
+            choice.tool_calls[event.call_index] = _ToolCallState(event.id, event.name)
+        elif isinstance(event, ToolCallDelta):
+            choice = self._choice(event.index)
+            state = choice.tool_calls.get(event.call_index)
+            if state is None:  # a fragment before its start: keep it, name unknown
+                state = choice.tool_calls[event.call_index] = _ToolCallState(None, "")
+            state.parts.append(event.arguments)
+        elif isinstance(event, RefusalDelta):
+            choice = self._choice(event.index)
+            if choice.refusal is None:
+                choice.refusal = []
+            choice.refusal.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            choice = self._choice(event.index)
+            if choice.thinking is None:
+                choice.thinking = []
+            choice.thinking.append(event.text)
+            if event.signature is not None:
+                choice.signature = event.signature
+        else:
+            assert_never(event)
+
+    @property
+    def finished(self) -> bool:
+        """Every choice seen so far has a finish event."""
+        return all(choice.finished for choice in self._choices.values())
+
+    def text(self, index: int = 0) -> str:
+        """The answer text of one choice so far."""
+        choice = self._choices.get(index)
+        return "".join(choice.text) if choice else ""
+
+    def token_usage(self) -> dict[str, Any]:
+        """Usage in the common keys, with provider extras beside them."""
+        usage = self.usage
+        if usage is None:
+            return {}
+        prompt = usage.prompt_tokens
+        completion = usage.completion_tokens
+        total = usage.total_tokens
+        if total is None and prompt is not None and completion is not None:
+            total = prompt + completion
+        out: dict[str, Any] = {
+            "prompt_tokens": prompt or 0,
+            "completion_tokens": completion or 0,
+            "total_tokens": total or 0,
+        }
+        for key, value in usage.details.items():
+            out.setdefault(key, value)
+        return out
+
+    def result(self) -> LLMResult:
+        """The result so far (complete once the stream has finished)."""
+        usage = self.token_usage()
+        generations: list[Generation] = []
+        for index in sorted(self._choices):
+            choice = self._choices[index]
+            if index == 0 and len(self._choices) > 1 and not _has_content(choice):
+                continue  # n>1 streams whose choice 0 never appeared
+            generations.append(self._generation(choice, usage))
+        llm_output: dict[str, Any] = {"token_usage": usage, "model_name": self.model}
+        if self.response_id is not None:
+            llm_output["id"] = self.response_id
+        llm_output.update(self.extra)
+        run = [RunInfo(run_id=self.run_id)] if self.run_id is not None else None
+        return LLMResult(generations=[generations], llm_output=llm_output, run=run)
+
+    def _generation(self, choice: _Choice, usage: dict[str, Any]) -> Generation:
+        text = "".join(choice.text)
+        info: dict[str, Any] = {
+            "finish_reason": choice.finish_reason,
+            "logprobs": choice.logprobs(self.chat),
+        }
+        refusal = "".join(choice.refusal) if choice.refusal is not None else None
+        thinking = "".join(choice.thinking) if choice.thinking is not None else None
+        if refusal is not None:
+            info["refusal"] = refusal
+        if thinking is not None:
+            info["thinking"] = thinking
+            if choice.signature is not None:
+                info["thinking_signature"] = choice.signature
+        if not self.chat:
+            return Generation(text=text, generation_info=info)
+        tool_calls = [_tool_call(state) for _, state in sorted(choice.tool_calls.items())]
+        additional: dict[str, Any] = {}
+        if refusal is not None:
+            additional["refusal"] = refusal
+        if thinking is not None:
+            additional["thinking"] = thinking
+        if any(not call.complete for call in tool_calls):
+            info["tool_calls_incomplete"] = True
+        metadata: dict[str, Any] = {"finish_reason": choice.finish_reason, "model_name": self.model}
+        if self.response_id is not None:
+            metadata["id"] = self.response_id
+        message = AIMessage(
+            content=text,
+            tool_calls=tool_calls,
+            additional_kwargs=additional,
+            response_metadata=metadata,
+            usage_metadata=(
+                {
+                    "input_tokens": usage["prompt_tokens"],
+                    "output_tokens": usage["completion_tokens"],
+                    "total_tokens": usage["total_tokens"],
+                }
+                if usage
+                else None
+            ),
+            id=self.response_id,
+        )
+        return ChatGeneration(text=text, message=message, generation_info=info)
+
+
+def _last(new: int | None, old: int | None) -> int | None:
+    return old if new is None else new
+
+
+def _has_content(choice: _Choice) -> bool:
+    return bool(choice.text or choice.finished or choice.tool_calls or choice.refusal)
+
+
+def _tool_call(state: _ToolCallState) -> ToolCall:
+    raw = "".join(state.parts)
+    if not raw.strip():
+        return ToolCall(id=state.id, name=state.name, args={})
+    try:
+        args = json.loads(raw)
+    except ValueError:
+        return ToolCall(id=state.id, name=state.name, args={}, complete=False, raw_args=raw)
+    if not isinstance(args, dict):
+        return ToolCall(id=state.id, name=state.name, args={}, complete=False, raw_args=raw)
+    return ToolCall(id=state.id, name=state.name, args=args)

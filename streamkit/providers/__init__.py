@@ -1,0 +1,1 @@
+"""One module per provider; each only builds requests and maps wire events."""

@@ -1,0 +1,98 @@
+"""What ``generate()`` returns: ``LLMResult`` of ``Generation`` lists.
+
+``generations[i]`` holds the answers to prompt ``i`` (one per choice when
+``n > 1``). ``llm_output`` holds ``token_usage`` (always the keys
+``prompt_tokens``, ``completion_tokens``, ``total_tokens``, with provider
+extras beside them) and ``model_name`` as the server reported it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from .messages import AIMessage
+
+__all__ = ["ChatGeneration", "Generation", "LLMResult", "RunInfo"]
+
+
+class Generation(BaseModel):
+    """One answer: its text and ``generation_info`` (``finish_reason``, ``logprobs``, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    generation_info: dict[str, Any] | None = None
+    type: Literal["Generation", "ChatGeneration"] = "Generation"
+
+
+class ChatGeneration(Generation):
+    """One chat answer: ``message`` is the ``AIMessage``; ``text`` is its content."""
+
+    text: str = ""
+    message: AIMessage
+    type: Literal["Generation", "ChatGeneration"] = "ChatGeneration"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_from_message(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "message" in data and not data.get("text"):
+            message = data["message"]
+            content = message.content if isinstance(message, AIMessage) else message.get("content", "")
+            data = {**data, "text": content or ""}
+        return data
+
+
+class RunInfo(BaseModel):
+    """Identifies the run a generation came from (the ``run_id`` handlers saw)."""
+
+    run_id: UUID
+
+
+class LLMResult(BaseModel):
+    """The complete result of ``generate()``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generations: list[list[Generation]]
+    llm_output: dict[str, Any] | None = None
+    run: list[RunInfo] | None = None
+
+    @property
+    def text(self) -> str:
+        """The first answer's text (the common single-prompt case)."""
+        if not self.generations or not self.generations[0]:
+            return ""
+        return self.generations[0][0].text
+
+    @property
+    def token_usage(self) -> dict[str, Any]:
+        """``llm_output["token_usage"]``, or ``{}``."""
+        if not self.llm_output:
+            return {}
+        usage = self.llm_output.get("token_usage")
+        return dict(usage) if usage else {}
+
+    @classmethod
+    def merge(cls, results: list[LLMResult]) -> LLMResult:
+        """Combine per-prompt results into one, in order, summing token usage."""
+        generations: list[list[Generation]] = []
+        runs: list[RunInfo] = []
+        usage: dict[str, Any] = {}
+        model_name: str | None = None
+        extra: dict[str, Any] = {}
+        for result in results:
+            generations.extend(result.generations)
+            runs.extend(result.run or ())
+            output = result.llm_output or {}
+            for key, value in (output.get("token_usage") or {}).items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    usage[key] = usage.get(key, 0) + value
+            model_name = model_name or output.get("model_name")
+            for key, value in output.items():
+                if key not in ("token_usage", "model_name"):
+                    extra.setdefault(key, value)
+        llm_output: dict[str, Any] = {"token_usage": usage, "model_name": model_name, **extra}
+        return cls(generations=generations, llm_output=llm_output, run=runs or None)

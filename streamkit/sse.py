@@ -1,0 +1,205 @@
+"""Incremental, sans-IO decoders for Server-Sent Events and NDJSON.
+
+Feed them raw bytes as they come off the socket (``resp.content.iter_any()``),
+in any chunking; they return the complete events/lines found so far and
+keep the incomplete tail. No ``await``, no I/O: they are tested with lists of
+byte chunks.
+
+Why it is written this way:
+
+* Lines end at CR, LF or CRLF (the SSE spec), and nowhere else: not at
+  U+2028 or the other separators ``str.splitlines`` honours, which are legal
+  inside JSON strings. CRs are normalised to LF on the bytes, with one bit of
+  state for a CR that ends a read (its LF may start the next one).
+* Linear time: each read is scanned once for its last LF. A line longer than
+  any read just accumulates in a ``bytearray`` (amortised O(1) appends) and
+  is never rescanned, so a 64 MiB event costs the same per byte as a small
+  one. There is no line-length cap (aiohttp's ``readline`` has one).
+* UTF-8 is decoded after framing, over the complete lines of a read at once:
+  a character split across reads is always whole, and there is one decode
+  call per read rather than per line.
+* A final event without its terminating blank line is flushed by
+  ``finish()``: real servers and recorded streams end that way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["NDJSONDecoder", "SSEDecoder", "ServerSentEvent"]
+
+
+@dataclass(slots=True)
+class ServerSentEvent:
+    """One dispatched SSE event. ``event`` is ``"message"`` when unnamed."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class _LineSplitter:
+    """Bytes in, complete decoded lines out (CR/LF/CRLF), linear time."""
+
+    __slots__ = ("_bom_checked", "_buf", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pending_cr = False
+        self._bom_checked = False
+
+    def feed(self, chunk: bytes) -> list[str]:
+        if not chunk:
+            return []
+        if self._pending_cr:
+            # The previous read ended in CR, already turned into LF: an LF
+            # starting this read is the second half of that CRLF.
+            self._pending_cr = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if b"\r" in chunk:
+            self._pending_cr = chunk[-1] == 0x0D
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            self._buf += chunk
+            return []
+        buf = self._buf
+        if buf:
+            buf += chunk[: cut + 1]
+            complete = bytes(buf)
+            buf.clear()
+        else:
+            complete = chunk[: cut + 1] if cut + 1 < len(chunk) else chunk
+        if cut + 1 < len(chunk):
+            buf += chunk[cut + 1 :]
+        text = complete.decode("utf-8", "replace")
+        if not self._bom_checked:
+            self._bom_checked = True
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the final LF
+        return lines
+
+    def finish(self) -> list[str]:
+        """The unterminated last line, if any (end of stream)."""
+        if not self._buf:
+            return []
+        text = self._buf.decode("utf-8", "replace")
+        self._buf.clear()
+        if not self._bom_checked:
+            self._bom_checked = True
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        return [text]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the end of their line."""
+        return len(self._buf)
+
+
+class SSEDecoder:
+    """Server-Sent Events, per the WHATWG parsing rules, incrementally.
+
+    ``feed(chunk)`` returns the events completed by this chunk;
+    ``finish()`` returns the last event if the stream ended without its
+    blank line. ``comments`` counts comment lines (keep-alives), which are
+    otherwise ignored.
+    """
+
+    __slots__ = ("_data", "_event", "_id", "_lines", "_retry", "comments", "last_event_id")
+
+    def __init__(self) -> None:
+        self._lines = _LineSplitter()
+        self._data: str | None = None
+        self._event: str | None = None
+        self._id: str | None = None
+        self._retry: int | None = None
+        self.comments = 0
+        self.last_event_id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        lines = self._lines.feed(chunk)
+        if not lines:
+            return []
+        return self._process(lines)
+
+    def finish(self) -> list[ServerSentEvent]:
+        out = self._process(self._lines.finish())
+        event = self._dispatch()
+        if event is not None:
+            out.append(event)
+        return out
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        data = self._data
+        name = self._event
+        self._data = None
+        self._event = None
+        retry = self._retry
+        self._retry = None
+        if not data:
+            # Per spec an empty data buffer dispatches nothing.
+            return None
+        return ServerSentEvent(data, name or "message", self.last_event_id, retry)
+
+    def _process(self, lines: list[str]) -> list[ServerSentEvent]:
+        out: list[ServerSentEvent] = []
+        for line in lines:
+            if not line:
+                if self._data is not None:
+                    event = self._dispatch()
+                    if event is not None:
+                        out.append(event)
+                else:
+                    self._event = None
+                continue
+            # The common case first: "data: {...}".
+            if line.startswith("data:"):
+                value = line[6:] if line.startswith(" ", 5) else line[5:]
+                self._data = value if self._data is None else f"{self._data}\n{value}"
+                continue
+            if line[0] == ":":
+                self.comments += 1
+                continue
+            name, colon, value = line.partition(":")
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if name == "event":
+                self._event = value
+            elif name == "data":  # "data" with no colon: an empty value
+                self._data = value if self._data is None else f"{self._data}\n{value}"
+            elif name == "id" and "\x00" not in value:
+                self.last_event_id = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self._retry = int(value)
+            # Unknown fields are ignored, as the spec says.
+        return out
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the end of their line."""
+        return self._lines.buffered
+
+
+class NDJSONDecoder:
+    """Newline-delimited JSON (Ollama's native API): one text line per value.
+
+    Blank lines are skipped; the JSON itself is parsed by the caller.
+    """
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        self._lines = _LineSplitter()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        return [line for line in self._lines.feed(chunk) if line.strip()]
+
+    def finish(self) -> list[str]:
+        return [line for line in self._lines.finish() if line.strip()]

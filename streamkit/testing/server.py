@@ -1,0 +1,379 @@
+"""A loopback mock server that speaks the providers' wire formats.
+
+``MockServer`` is an aiohttp.web app on 127.0.0.1 (random port) that
+answers OpenAI Chat Completions and legacy Completions, streaming and not,
+from scripted :class:`MockResponse` objects, and records what it saw::
+
+    async with MockServer() as server:
+        server.enqueue(MockResponse(text="Hello there", chunk_size=3, delay=0.01))
+        llm = ChatOpenAI(base_url=server.openai_base_url, api_key="test")
+        print(await llm("hi"))
+        server.requests[-1].json        # the body the client sent
+        server.disconnects              # how many streams the client abandoned
+
+With nothing enqueued it answers with a canned reply (the ``streamkit
+demo`` uses that). It never listens on anything but loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "split_tokens"]
+
+_CANNED = {
+    "sparkling water": (
+        "Verse 1:\nBubbles rising, crisp and clear,\nSparkling water, always near.\n"
+        "A fizzy friend on a summer day,\nYou wash the heat and thirst away.\n\n"
+        "Chorus:\nOh sparkling water, light and bright,\nYou make the ordinary feel just right."
+    ),
+    "joke": "Why did the scarecrow win an award? Because he was outstanding in his field.",
+}
+
+
+def canned_reply(prompt: str) -> str:
+    """The mock's default answer to a prompt (deterministic)."""
+    lowered = prompt.lower()
+    for key, reply in _CANNED.items():
+        if key in lowered:
+            return reply
+    return f"This is the streamkit mock server answering: {prompt.strip()[:200]}"
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into word-sized tokens the way models stream them (" word")."""
+    tokens: list[str] = []
+    current = ""
+    for ch in text:
+        if ch in " \n" and current.strip():
+            tokens.append(current)
+            current = ""
+        current += ch
+    if current:
+        tokens.append(current)
+    return tokens
+
+
+@dataclass
+class MockResponse:
+    """One scripted answer.
+
+    * ``text`` / ``tokens``: the answer (``tokens`` fixes the split; default
+      splits ``text`` into words). ``choices`` gives one text per choice (n>1).
+    * ``finish_reason``, ``model``, ``usage`` (default: counted from tokens).
+    * ``chunk_size``: bytes per network write (``None``: one write per event);
+      ``random_chunks``: a seed for random write sizes (1..64 bytes).
+    * ``delay``: seconds before each token event.
+    * ``status``/``error``/``headers``: answer with an HTTP error instead.
+    * ``raw``: send these exact body bytes (a recorded stream), chunked as above.
+    * ``drop_after``: close the connection after this many events.
+    """
+
+    text: str | None = None
+    tokens: list[str] | None = None
+    choices: list[str] | None = None
+    finish_reason: str = "stop"
+    model: str | None = None
+    usage: dict[str, int] | None = None
+    chunk_size: int | None = None
+    random_chunks: int | None = None
+    delay: float = 0.0
+    status: int = 200
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "text/event-stream"
+    drop_after: int | None = None
+
+
+@dataclass
+class RecordedRequest:
+    """What the mock server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+class MockServer:
+    """The loopback mock server; an async context manager (``start``/``close``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("MockServer only listens on loopback")
+        self.host = host
+        self.port = port
+        self.requests: list[RecordedRequest] = []
+        self.disconnects = 0
+        self.completed = 0
+        self.active = 0
+        self._script: deque[MockResponse] = deque()
+        self._runner: web.AppRunner | None = None
+        self._disconnected = asyncio.Event()
+        self.app = web.Application()
+        self.app.router.add_post("/v1/chat/completions", self._openai_chat)
+        self.app.router.add_post("/v1/completions", self._openai_completions)
+
+    # -- lifecycle -----------------------------------------------------
+
+    async def start(self) -> MockServer:
+        # handler_cancellation: a client that goes away cancels its handler
+        # at once, which is how ``disconnects`` is counted.
+        self._runner = web.AppRunner(
+            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The ``base_url`` for ``OpenAI``/``ChatOpenAI`` (with ``/v1``)."""
+        return f"{self.url}/v1"
+
+    # -- scripting -----------------------------------------------------
+
+    def enqueue(self, *responses: MockResponse) -> None:
+        """Answer the next requests with these, in order."""
+        self._script.extend(responses)
+
+    async def wait_for_disconnect(self, within: float = 2.0) -> bool:
+        """Wait until a client abandons a stream; True if one did in time."""
+        try:
+            await asyncio.wait_for(self._disconnected.wait(), within)
+        except TimeoutError:
+            return False
+        self._disconnected.clear()
+        return True
+
+    # -- handlers ------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> tuple[Any, MockResponse]:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
+        script = self._script.popleft() if self._script else MockResponse()
+        return body, script
+
+    async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
+        body, script = await self._record(request)
+        prompt = _last_user_text(body)
+        return await self._answer(request, body, script, prompt, chat=True)
+
+    async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
+        body, script = await self._record(request)
+        prompt = body.get("prompt", "") if isinstance(body, dict) else ""
+        return await self._answer(request, body, script, str(prompt), chat=False)
+
+    async def _answer(
+        self, request: web.Request, body: Any, script: MockResponse, prompt: str, *, chat: bool
+    ) -> web.StreamResponse:
+        if script.status >= 400:
+            error = script.error or {
+                "error": {"message": f"mock error {script.status}", "type": "mock_error"}
+            }
+            return web.json_response(error, status=script.status, headers=script.headers)
+        body = body if isinstance(body, dict) else {}
+        model = script.model or str(body.get("model") or "mock-model")
+        texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
+        token_lists = [script.tokens] if script.tokens is not None else [split_tokens(t) for t in texts]
+        usage = script.usage or {
+            "prompt_tokens": max(1, len(prompt.split())),
+            "completion_tokens": sum(len(t) for t in token_lists),
+        }
+        usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
+        streaming = bool(body.get("stream"))
+        if script.raw is None and not streaming:
+            return web.json_response(
+                _openai_full(chat, model, token_lists, script.finish_reason, usage), headers=script.headers
+            )
+        if script.raw is not None:
+            events: list[tuple[bytes, bool]] = [(script.raw, False)]
+        else:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = list(
+                _openai_events(
+                    chat, model, token_lists, script.finish_reason, usage if include_usage else None
+                )
+            )
+        return await self._stream(request, script, events)
+
+    async def _stream(
+        self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]]
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            headers={"Content-Type": script.content_type, "Cache-Control": "no-cache", **script.headers}
+        )
+        self.active += 1
+        try:
+            await resp.prepare(request)
+            rng = random.Random(script.random_chunks) if script.random_chunks is not None else None
+            for count, (data, is_token) in enumerate(events):
+                if script.drop_after is not None and count >= script.drop_after:
+                    assert request.transport is not None
+                    request.transport.close()
+                    return resp
+                if is_token and script.delay:
+                    await asyncio.sleep(script.delay)
+                for piece in _pieces(data, script.chunk_size, rng):
+                    await resp.write(piece)
+            await resp.write_eof()
+            self.completed += 1
+            return resp
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.disconnects += 1
+            self._disconnected.set()
+            raise
+        finally:
+            self.active -= 1
+
+
+def _pieces(data: bytes, size: int | None, rng: random.Random | None) -> Iterator[bytes]:
+    if rng is not None:
+        pos = 0
+        while pos < len(data):
+            step = rng.randint(1, 64)
+            yield data[pos : pos + step]
+            pos += step
+    elif size:
+        for pos in range(0, len(data), size):
+            yield data[pos : pos + size]
+    else:
+        yield data
+
+
+def _last_user_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _openai_events(
+    chat: bool,
+    model: str,
+    token_lists: list[list[str]],
+    finish_reason: str,
+    usage: dict[str, int] | None,
+) -> Iterator[tuple[bytes, bool]]:
+    created = int(time.time())
+    if chat:
+        base: dict[str, Any] = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+        for index in range(len(token_lists)):
+            yield (
+                _sse(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": index,
+                                "delta": {"role": "assistant", "content": ""},
+                                "logprobs": None,
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                ),
+                False,
+            )
+    else:
+        base = {"id": "cmpl-mock", "object": "text_completion", "created": created, "model": model}
+    longest = max((len(t) for t in token_lists), default=0)
+    for position in range(longest):
+        for index, tokens in enumerate(token_lists):
+            if position >= len(tokens):
+                continue
+            token = tokens[position]
+            if chat:
+                choice: dict[str, Any] = {
+                    "index": index,
+                    "delta": {"content": token},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            else:
+                choice = {"text": token, "index": index, "logprobs": None, "finish_reason": None}
+            yield _sse({**base, "choices": [choice]}), True
+    for index in range(len(token_lists)):
+        if chat:
+            choice = {"index": index, "delta": {}, "logprobs": None, "finish_reason": finish_reason}
+        else:
+            choice = {"text": "", "index": index, "logprobs": None, "finish_reason": finish_reason}
+        yield _sse({**base, "choices": [choice]}), False
+    if usage is not None:
+        yield _sse({**base, "choices": [], "usage": usage}), False
+    yield b"data: [DONE]\n\n", False
+
+
+def _openai_full(
+    chat: bool, model: str, token_lists: list[list[str]], finish_reason: str, usage: dict[str, int]
+) -> dict[str, Any]:
+    choices: list[dict[str, Any]] = []
+    for index, tokens in enumerate(token_lists):
+        text = "".join(tokens)
+        if chat:
+            choices.append(
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+            )
+        else:
+            choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason})
+    return {
+        "id": "chatcmpl-mock" if chat else "cmpl-mock",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+    }
