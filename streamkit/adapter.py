@@ -189,6 +189,8 @@ class ResponseStream:
             return
         started = self._state == _OPEN
         self._state = _CLOSED
+        self._out = []  # tokens read but not yet taken are dropped with the stream
+        self._pos = 0
         self._close_response()
         if started:
             abandoned = StreamAbandoned(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -96,7 +96,8 @@ class StreamingModel(BaseModel):
     stop: list[str] | None = None
     streaming: bool = False
     callbacks: list[Any] | None = None
-    api_key: SecretStr | None = None
+    #: Accepts a str; always stored as a ``SecretStr`` so it never prints.
+    api_key: SecretStr | str | None = None
     base_url: str | None = None
     timeout: float | None = Field(default=600.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
@@ -164,7 +165,7 @@ class StreamingModel(BaseModel):
     @property
     def transport(self) -> Transport:
         if self._transport is None:
-            key = self.api_key.get_secret_value() if self.api_key is not None else None
+            key = self.api_key.get_secret_value() if isinstance(self.api_key, SecretStr) else self.api_key
             headers = {**self.default_headers, **self._provider.auth_headers(key)}
             self._transport = Transport(
                 base_url=self.base_url or type(self)._default_base_url,
@@ -180,7 +181,7 @@ class StreamingModel(BaseModel):
         if self._transport is not None:
             await self._transport.aclose()
 
-    async def __aenter__(self) -> StreamingModel:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

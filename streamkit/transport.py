@@ -130,7 +130,6 @@ class Transport:
             session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
-                headers=self._headers,
             )
             self._session = session
             self._loop = loop
@@ -166,7 +165,7 @@ class Transport:
         """
         url = self.base_url + path
         data = json.dumps(body, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {**self._headers, "Content-Type": "application/json"}
         if extra_headers:
             headers.update(extra_headers)
         attempt = 0

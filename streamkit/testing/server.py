@@ -103,6 +103,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     json: Any
+    #: The client's (host, port): the same port twice means a reused connection.
+    peer: tuple[str, int] | None = None
 
 
 class MockServer:
@@ -183,7 +185,16 @@ class MockServer:
             body = await request.json()
         except ValueError:
             body = None
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.headers),
+                body,
+                (peer[0], peer[1]) if peer else None,
+            )
+        )
         script = self._script.popleft() if self._script else MockResponse()
         return body, script
 

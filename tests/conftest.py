@@ -1,0 +1,14 @@
+"""Shared fixtures: the loopback mock server and a clean environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamkit.testing.fixtures import mock_server  # noqa: F401  (re-exported fixture)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may pick up a developer's real keys or URLs (or send traffic off the machine)."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
