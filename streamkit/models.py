@@ -404,7 +404,11 @@ class _ChatModel(StreamingModel):
                 f"{type(self).__name__}: {where} must be a non-empty list of messages, "
                 f"not {type(messages).__name__ if messages is not None else 'None'}"
             )
+        checked: list[BaseMessage] = []
         for i, message in enumerate(messages):
+            if isinstance(message, str):  # a bare string in a conversation is the user speaking
+                checked.append(HumanMessage(content=message))
+                continue
             if not isinstance(message, BaseMessage):
                 hint = (
                     " (one list per conversation: generate([[...], [...]]))"
@@ -413,9 +417,10 @@ class _ChatModel(StreamingModel):
                 )
                 raise InvalidArgumentError(
                     f"{type(self).__name__}: {where}[{i}] must be a message (HumanMessage, SystemMessage, "
-                    f"AIMessage, ToolMessage), not {type(message).__name__}{hint}"
+                    f"AIMessage, ToolMessage) or a str, not {type(message).__name__}{hint}"
                 )
-        return list(messages)
+            checked.append(message)
+        return checked
 
     def stream(
         self, messages: MessagesInput, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
