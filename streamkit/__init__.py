@@ -4,6 +4,7 @@ The public names, and nothing else; see the README for a tour.
 """
 
 from .adapter import ResponseStream
+from .anthropic import Anthropic, ChatAnthropic
 from .errors import (
     APIConnectionError,
     APIError,
@@ -27,7 +28,7 @@ from .errors import (
     StreamStateError,
 )
 from .messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
-from .models import ChatOpenAI, OpenAI
+from .openai import ChatOpenAI, OpenAI
 from .results import ChatGeneration, Generation, LLMResult, RunInfo
 
 __version__ = "0.1.0"
@@ -38,9 +39,11 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Anthropic",
     "AuthenticationError",
     "BadRequestError",
     "BaseMessage",
+    "ChatAnthropic",
     "ChatGeneration",
     "ChatOpenAI",
     "ConflictError",

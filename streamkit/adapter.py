@@ -89,6 +89,7 @@ class ResponseStream:
         self,
         *,
         provider: Provider,
+        chat: bool | None = None,
         open: Opener,
         handlers: HandlerSet,
         run_id: UUID,
@@ -105,7 +106,7 @@ class ResponseStream:
         self._start_args = start_args
         self._streaming = streaming
         self._timeout = timeout
-        self._collector = Collector(chat=provider.chat, run_id=run_id)
+        self._collector = Collector(chat=provider.chat if chat is None else chat, run_id=run_id)
         self._mapper: StreamMapper | None = None
         self._resp: aiohttp.ClientResponse | None = None
         self._content: aiohttp.StreamReader | None = None

@@ -22,7 +22,7 @@ from typing import Any
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
 from .errors import StreamkitError
 from .messages import HumanMessage, SystemMessage
-from .models import ChatOpenAI, OpenAI
+from .openai import ChatOpenAI, OpenAI
 from .results import LLMResult
 
 __all__ = ["main"]

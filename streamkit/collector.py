@@ -16,6 +16,7 @@ from typing import Any, assert_never
 from uuid import UUID
 
 from .events import (
+    Citation,
     Event,
     Finish,
     MessageStart,
@@ -43,6 +44,7 @@ class _ToolCallState:
 
 class _Choice:
     __slots__ = (
+        "citations",
         "finish_reason",
         "finished",
         "logprobs_dict",
@@ -64,6 +66,7 @@ class _Choice:
         self.finish_reason: str | None = None
         self.finished = False
         self.tool_calls: dict[int, _ToolCallState] = {}
+        self.citations: list[dict[str, Any]] | None = None
 
     def add_logprobs(self, logprobs: Any) -> None:
         if isinstance(logprobs, list):
@@ -140,7 +143,14 @@ class Collector:
             self.extra.update(event.extra)
         elif isinstance(event, ToolCallStart):
             choice = self._choice(event.index)
-            choice.tool_calls[event.call_index] = _ToolCallState(event.id, event.name)
+            state = choice.tool_calls.get(event.call_index)
+            if state is None:
+                choice.tool_calls[event.call_index] = _ToolCallState(event.id, event.name)
+            else:  # fragments came first, or a repeated start: keep the arguments
+                if event.id is not None:
+                    state.id = event.id
+                if event.name:
+                    state.name = event.name
         elif isinstance(event, ToolCallDelta):
             choice = self._choice(event.index)
             state = choice.tool_calls.get(event.call_index)
@@ -159,6 +169,11 @@ class Collector:
             choice.thinking.append(event.text)
             if event.signature is not None:
                 choice.signature = event.signature
+        elif isinstance(event, Citation):
+            choice = self._choice(event.index)
+            if choice.citations is None:
+                choice.citations = []
+            choice.citations.append(event.citation)
         else:
             assert_never(event)
 
@@ -180,8 +195,8 @@ class Collector:
         prompt = usage.prompt_tokens
         completion = usage.completion_tokens
         total = usage.total_tokens
-        if total is None and prompt is not None and completion is not None:
-            total = prompt + completion
+        if total is None and (prompt is not None or completion is not None):
+            total = (prompt or 0) + (completion or 0)
         out: dict[str, Any] = {
             "prompt_tokens": prompt or 0,
             "completion_tokens": completion or 0,
@@ -221,6 +236,8 @@ class Collector:
             info["thinking"] = thinking
             if choice.signature is not None:
                 info["thinking_signature"] = choice.signature
+        if choice.citations is not None:
+            info["citations"] = choice.citations
         if not self.chat:
             return Generation(text=text, generation_info=info)
         tool_calls = [_tool_call(state) for _, state in sorted(choice.tool_calls.items())]
@@ -229,6 +246,8 @@ class Collector:
             additional["refusal"] = refusal
         if thinking is not None:
             additional["thinking"] = thinking
+        if choice.citations is not None:
+            additional["citations"] = choice.citations
         if any(not call.complete for call in tool_calls):
             info["tool_calls_incomplete"] = True
         metadata: dict[str, Any] = {"finish_reason": choice.finish_reason, "model_name": self.model}
@@ -258,7 +277,7 @@ def _last(new: int | None, old: int | None) -> int | None:
 
 
 def _has_content(choice: _Choice) -> bool:
-    return bool(choice.text or choice.finished or choice.tool_calls or choice.refusal)
+    return bool(choice.text or choice.finished or choice.tool_calls or choice.refusal or choice.thinking)
 
 
 def _tool_call(state: _ToolCallState) -> ToolCall:

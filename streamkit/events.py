@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "Citation",
     "Event",
     "Finish",
     "MessageStart",
@@ -101,6 +102,15 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class Citation:
+    """A citation attached to the answer text (Anthropic ``citations_delta``)."""
+
+    citation: dict[str, Any]
+    index: int = 0
+    type: Literal["citation"] = "citation"
+
+
+@dataclass(slots=True)
 class Usage:
     """Token usage so far. Each report replaces the last one; never add them.
 
@@ -124,5 +134,13 @@ class Finish:
 
 
 Event: TypeAlias = (
-    MessageStart | TextDelta | RefusalDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Usage | Finish
+    MessageStart
+    | TextDelta
+    | RefusalDelta
+    | ThinkingDelta
+    | ToolCallStart
+    | ToolCallDelta
+    | Citation
+    | Usage
+    | Finish
 )

@@ -1,4 +1,5 @@
-"""The user-facing model classes: ``OpenAI``, ``ChatOpenAI`` (and friends).
+"""What every user-facing model class shares (``OpenAI``, ``ChatOpenAI``,
+``Anthropic``, ``ChatAnthropic`` live in their provider's module).
 
 Each is a pydantic model holding settings, checked at construction (a bad
 argument raises :class:`~streamkit.errors.InvalidArgumentError` naming it,
@@ -38,11 +39,11 @@ from .callbacks.base import CallbackHandler, HandlerSet, check_handlers
 from .errors import APIError, InvalidArgumentError
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
-from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 from .results import ChatGeneration, LLMResult
+from .tools import ToolSpec, check_tool_choice, to_tool_specs
 from .transport import Transport
 
-__all__ = ["ChatOpenAI", "OpenAI", "StreamingModel"]
+__all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
 
 
 def _env(name: str) -> str | None:
@@ -84,6 +85,8 @@ class StreamingModel(BaseModel):
     _api_key_env: ClassVar[str]
     _base_url_env: ClassVar[str]
     _default_base_url: ClassVar[str]
+    #: Results are ChatGenerations holding AIMessages.
+    _chat_results: ClassVar[bool] = False
     #: Per-call keyword arguments accepted by stream()/generate()/__call__.
     _call_options: ClassVar[frozenset[str]] = frozenset(
         {"model", "temperature", "max_tokens", "top_p", "stop"}
@@ -254,6 +257,7 @@ class StreamingModel(BaseModel):
 
         return ResponseStream(
             provider=self._provider,
+            chat=self._chat_results,
             open=open_response,
             handlers=handlers,
             run_id=run_id,
@@ -266,6 +270,11 @@ class StreamingModel(BaseModel):
     @property
     def _path(self) -> str:
         return getattr(self._provider, "path", "")
+
+    def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """The provider's request body for one prompt or conversation."""
+        body: dict[str, Any] = self._provider.build(request, params, stream)  # type: ignore[attr-defined]
+        return body
 
     async def _generate_streams(
         self, streams: list[ResponseStream], max_concurrency: int | None
@@ -300,26 +309,8 @@ class StreamingModel(BaseModel):
         return LLMResult.merge([r for r in results if r is not None])
 
 
-class OpenAI(StreamingModel):
-    """OpenAI's legacy Completions API (``/v1/completions``): prompt in, text out.
-
-    ``base_url`` includes ``/v1`` (as in the official SDK); it defaults to
-    ``OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. Works with any
-    OpenAI-compatible server.
-    """
-
-    _provider_class = OpenAICompletionsProvider
-    _api_key_env = "OPENAI_API_KEY"
-    _base_url_env = "OPENAI_BASE_URL"
-    _default_base_url = "https://api.openai.com/v1"
-    _call_options = StreamingModel._call_options | {"n", "logprobs"}
-
-    model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
-    n: int = Field(default=1, ge=1)
-    logprobs: int | None = Field(default=None, ge=0, le=5)
-
-    def _extra_params(self) -> dict[str, Any]:
-        return {"n": self.n if self.n != 1 else None, "logprobs": self.logprobs}
+class PromptModel(StreamingModel):
+    """A prompt string in, text out (``OpenAI``, ``Anthropic``)."""
 
     def stream(
         self, prompt: str, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
@@ -375,7 +366,7 @@ class OpenAI(StreamingModel):
             raise InvalidArgumentError(
                 f"{type(self).__name__}: {where} must be a str, not {type(prompt).__name__}"
             )
-        body = self._provider.build(prompt, self._params(kwargs), streaming)  # type: ignore[attr-defined]
+        body = self._body(prompt, self._params(kwargs), streaming)
         return self._make_stream(
             body,
             handlers=self._handler_set(callbacks),
@@ -388,8 +379,43 @@ class OpenAI(StreamingModel):
 MessagesInput = str | Sequence[BaseMessage]
 
 
-class _ChatModel(StreamingModel):
-    """Message lists in, ``AIMessage`` out."""
+class ChatModel(StreamingModel):
+    """Message lists in, ``AIMessage`` out; tools can be bound or given per call."""
+
+    _chat_results = True
+    _call_options = StreamingModel._call_options | {"tools", "tool_choice"}
+
+    tools: list[Any] | None = None
+    tool_choice: str | None = None
+
+    def _check(self) -> None:
+        super()._check()
+        try:
+            specs = to_tool_specs(self.tools)
+            check_tool_choice(self.tool_choice, specs)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{type(self).__name__}: {exc}") from None
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None) -> Self:
+        """A copy of this model that offers ``tools`` on every call (checked now)."""
+        specs = to_tool_specs(tools)
+        check_tool_choice(tool_choice, specs)
+        data = self.model_dump(exclude={"tools", "tool_choice", "callbacks", "api_key"})
+        return type(self)(
+            **data, tools=list(tools), tool_choice=tool_choice, callbacks=self.callbacks, api_key=self.api_key
+        )
+
+    def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        tools = overrides.pop("tools", self.tools)
+        choice = overrides.pop("tool_choice", self.tool_choice)
+        params = super()._params(overrides)
+        specs = to_tool_specs(tools)
+        params.update(self._tools_to_wire(specs, check_tool_choice(choice, specs)))
+        return params
+
+    def _tools_to_wire(self, specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
+        wire: dict[str, Any] = self._provider.tools_to_wire(specs, choice)  # type: ignore[attr-defined]
+        return wire
 
     def _messages(self, messages: Any, where: str) -> list[BaseMessage]:
         if isinstance(messages, str):
@@ -476,7 +502,7 @@ class _ChatModel(StreamingModel):
         where: str = "messages",
     ) -> ResponseStream:
         checked = self._messages(messages, where)
-        body = self._provider.build(checked, self._params(kwargs), streaming)  # type: ignore[attr-defined]
+        body = self._body(checked, self._params(kwargs), streaming)
         return self._make_stream(
             body,
             handlers=self._handler_set(callbacks),
@@ -484,30 +510,3 @@ class _ChatModel(StreamingModel):
             start_hook="on_chat_model_start",
             start_args=(self._serialized(), [checked]),
         )
-
-
-class ChatOpenAI(_ChatModel):
-    """OpenAI's Chat Completions API (``/v1/chat/completions``).
-
-    ``base_url`` includes ``/v1``; defaults to ``OPENAI_BASE_URL`` or
-    ``https://api.openai.com/v1``. Works with vLLM, Ollama's ``/v1``,
-    LM Studio and other compatible servers.
-    """
-
-    _provider_class = OpenAIChatProvider
-    _api_key_env = "OPENAI_API_KEY"
-    _base_url_env = "OPENAI_BASE_URL"
-    _default_base_url = "https://api.openai.com/v1"
-    _call_options = StreamingModel._call_options | {"n", "logprobs", "top_logprobs"}
-
-    model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
-    n: int = Field(default=1, ge=1)
-    logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
-
-    def _extra_params(self) -> dict[str, Any]:
-        return {
-            "n": self.n if self.n != 1 else None,
-            "logprobs": self.logprobs,
-            "top_logprobs": self.top_logprobs,
-        }

@@ -25,6 +25,7 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..sse import ServerSentEvent
+from ..tools import ToolSpec
 from .base import Provider, StreamMapper, loads
 
 __all__ = ["OpenAIChatProvider", "OpenAICompletionsProvider", "usage_event"]
@@ -207,6 +208,25 @@ class _OpenAIProvider(Provider):
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
         return _error_message(body)
+
+    @staticmethod
+    def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """Chat Completions' ``tools`` / ``tool_choice``."""
+        out: dict[str, Any] = {}
+        if specs:
+            out["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": s.name, "description": s.description, "parameters": s.parameters},
+                }
+                for s in specs
+            ]
+        if choice is not None:
+            if choice in ("auto", "required", "none"):
+                out["tool_choice"] = choice
+            else:
+                out["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        return out
 
     @staticmethod
     def common_body(params: dict[str, Any], stream: bool) -> dict[str, Any]:

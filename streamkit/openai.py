@@ -1,0 +1,66 @@
+"""``OpenAI`` (legacy Completions) and ``ChatOpenAI`` (Chat Completions).
+
+``base_url`` includes ``/v1``, as in the official SDK; it defaults to
+``OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. Both work with any
+OpenAI-compatible server (vLLM, Ollama's ``/v1``, LM Studio, llama.cpp).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from .models import ChatModel, PromptModel, StreamingModel
+from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
+
+__all__ = ["ChatOpenAI", "OpenAI"]
+
+
+class OpenAI(PromptModel):
+    """OpenAI's legacy Completions API (``/v1/completions``): prompt in, text out.
+
+    ``base_url`` includes ``/v1`` (as in the official SDK); it defaults to
+    ``OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. Works with any
+    OpenAI-compatible server.
+    """
+
+    _provider_class = OpenAICompletionsProvider
+    _api_key_env = "OPENAI_API_KEY"
+    _base_url_env = "OPENAI_BASE_URL"
+    _default_base_url = "https://api.openai.com/v1"
+    _call_options = StreamingModel._call_options | {"n", "logprobs"}
+
+    model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
+    n: int = Field(default=1, ge=1)
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+
+    def _extra_params(self) -> dict[str, Any]:
+        return {"n": self.n if self.n != 1 else None, "logprobs": self.logprobs}
+
+
+class ChatOpenAI(ChatModel):
+    """OpenAI's Chat Completions API (``/v1/chat/completions``).
+
+    ``base_url`` includes ``/v1``; defaults to ``OPENAI_BASE_URL`` or
+    ``https://api.openai.com/v1``. Works with vLLM, Ollama's ``/v1``,
+    LM Studio and other compatible servers.
+    """
+
+    _provider_class = OpenAIChatProvider
+    _api_key_env = "OPENAI_API_KEY"
+    _base_url_env = "OPENAI_BASE_URL"
+    _default_base_url = "https://api.openai.com/v1"
+    _call_options = ChatModel._call_options | {"n", "logprobs", "top_logprobs"}
+
+    model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
+    n: int = Field(default=1, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    def _extra_params(self) -> dict[str, Any]:
+        return {
+            "n": self.n if self.n != 1 else None,
+            "logprobs": self.logprobs,
+            "top_logprobs": self.top_logprobs,
+        }
