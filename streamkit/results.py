@@ -87,12 +87,27 @@ class LLMResult(BaseModel):
             generations.extend(result.generations)
             runs.extend(result.run or ())
             output = result.llm_output or {}
-            for key, value in (output.get("token_usage") or {}).items():
-                if isinstance(value, int) and not isinstance(value, bool):
-                    usage[key] = usage.get(key, 0) + value
+            _add_usage(usage, output.get("token_usage") or {})
             model_name = model_name or output.get("model_name")
             for key, value in output.items():
                 if key not in ("token_usage", "model_name"):
                     extra.setdefault(key, value)
         llm_output: dict[str, Any] = {"token_usage": usage, "model_name": model_name, **extra}
         return cls(generations=generations, llm_output=llm_output, run=runs or None)
+
+
+def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
+    """Sum token counts across prompts, nested details too (``completion_tokens_details``)."""
+    for key, value in usage.items():
+        if isinstance(value, bool) or value is None:
+            total.setdefault(key, value)
+        elif isinstance(value, int):
+            previous = total.get(key, 0)
+            total[key] = previous + value if isinstance(previous, int) else value
+        elif isinstance(value, dict):
+            nested = total.get(key)
+            if not isinstance(nested, dict):
+                nested = total[key] = {}
+            _add_usage(nested, value)
+        else:  # strings such as service_tier: the first one stands
+            total.setdefault(key, value)

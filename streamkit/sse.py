@@ -144,7 +144,9 @@ class SSEDecoder:
         retry = self._retry
         self._retry = None
         if not data:
-            # Per spec an empty data buffer dispatches nothing.
+            # Deliberate deviation: WHATWG dispatches an event with empty data
+            # for a lone "data:" line. No provider sends one, and every
+            # consumer here would fail to parse it, so it is dropped.
             return None
         return ServerSentEvent(data, name or "message", self.last_event_id, retry)
 
@@ -158,6 +160,7 @@ class SSEDecoder:
                         out.append(event)
                 else:
                     self._event = None
+                    self._retry = None
                 continue
             # The common case first: "data: {...}".
             if line.startswith("data:"):

@@ -1,8 +1,10 @@
 """A loopback mock server that speaks the providers' wire formats.
 
 ``MockServer`` is an aiohttp.web app on 127.0.0.1 (random port) that
-answers OpenAI Chat Completions and legacy Completions, streaming and not,
-from scripted :class:`MockResponse` objects, and records what it saw::
+answers OpenAI Chat Completions (``/v1/chat/completions``), legacy
+Completions (``/v1/completions``) and Anthropic Messages (``/v1/messages``),
+streaming and not, from scripted :class:`MockResponse` objects, and records
+what it saw::
 
     async with MockServer() as server:
         server.enqueue(MockResponse(text="Hello there", chunk_size=3, delay=0.01))
@@ -18,15 +20,15 @@ demo`` uses that). It never listens on anything but loopback.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "split_tokens"]
 
@@ -69,6 +71,8 @@ class MockResponse:
 
     * ``text`` / ``tokens``: the answer (``tokens`` fixes the split; default
       splits ``text`` into words). ``choices`` gives one text per choice (n>1).
+    * ``tool_calls``: ``[{"name": ..., "args": {...}, "id": optional}]``,
+      streamed after the text; ``thinking``: reasoning text streamed first.
     * ``finish_reason``, ``model``, ``usage`` (default: counted from tokens).
     * ``chunk_size``: bytes per network write (``None``: one write per event);
       ``random_chunks``: a seed for random write sizes (1..64 bytes).
@@ -81,6 +85,8 @@ class MockResponse:
     text: str | None = None
     tokens: list[str] | None = None
     choices: list[str] | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    thinking: str | None = None
     finish_reason: str = "stop"
     model: str | None = None
     usage: dict[str, int] | None = None
@@ -125,6 +131,7 @@ class MockServer:
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self._openai_chat)
         self.app.router.add_post("/v1/completions", self._openai_completions)
+        self.app.router.add_post("/v1/messages", self._anthropic_messages)
 
     # -- lifecycle -----------------------------------------------------
 
@@ -163,6 +170,11 @@ class MockServer:
         """The ``base_url`` for ``OpenAI``/``ChatOpenAI`` (with ``/v1``)."""
         return f"{self.url}/v1"
 
+    @property
+    def anthropic_base_url(self) -> str:
+        """The ``base_url`` for ``Anthropic``/``ChatAnthropic`` (no ``/v1``, as in Anthropic's SDK)."""
+        return self.url
+
     # -- scripting -----------------------------------------------------
 
     def enqueue(self, *responses: MockResponse) -> None:
@@ -200,45 +212,72 @@ class MockServer:
 
     async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
         body, script = await self._record(request)
-        prompt = _last_user_text(body)
-        return await self._answer(request, body, script, prompt, chat=True)
+        return await self._answer(request, body, script, _last_user_text(body), "openai-chat")
 
     async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
         body, script = await self._record(request)
         prompt = body.get("prompt", "") if isinstance(body, dict) else ""
-        return await self._answer(request, body, script, str(prompt), chat=False)
+        return await self._answer(request, body, script, str(prompt), "openai")
+
+    async def _anthropic_messages(self, request: web.Request) -> web.StreamResponse:
+        body, script = await self._record(request)
+        return await self._answer(request, body, script, _last_user_text(body), "anthropic")
+
+    def _error_body(self, script: MockResponse, wire: str) -> dict[str, Any]:
+        if script.error is not None:
+            return script.error
+        message = f"mock error {script.status}"
+        if wire == "anthropic":
+            return {"type": "error", "error": {"type": "api_error", "message": message}}
+        return {"error": {"message": message, "type": "mock_error"}}
 
     async def _answer(
-        self, request: web.Request, body: Any, script: MockResponse, prompt: str, *, chat: bool
+        self, request: web.Request, body: Any, script: MockResponse, prompt: str, wire: str
     ) -> web.StreamResponse:
         if script.status >= 400:
-            error = script.error or {
-                "error": {"message": f"mock error {script.status}", "type": "mock_error"}
-            }
-            return web.json_response(error, status=script.status, headers=script.headers)
-        body = body if isinstance(body, dict) else {}
-        model = script.model or str(body.get("model") or "mock-model")
-        texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
-        token_lists = [script.tokens] if script.tokens is not None else [split_tokens(t) for t in texts]
-        usage = script.usage or {
-            "prompt_tokens": max(1, len(prompt.split())),
-            "completion_tokens": sum(len(t) for t in token_lists),
-        }
-        usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
-        streaming = bool(body.get("stream"))
-        if script.raw is None and not streaming:
             return web.json_response(
-                _openai_full(chat, model, token_lists, script.finish_reason, usage), headers=script.headers
+                self._error_body(script, wire), status=script.status, headers=script.headers
             )
+        body = body if isinstance(body, dict) else {}
+        texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
+        if script.tool_calls and script.text is None and not script.choices:
+            texts = [""]
+        token_lists = [script.tokens] if script.tokens is not None else [split_tokens(t) for t in texts]
+        usage = (
+            dict(script.usage)
+            if script.usage
+            else {
+                "prompt_tokens": max(1, len(prompt.split())),
+                "completion_tokens": sum(len(t) for t in token_lists) + len(script.tool_calls),
+            }
+        )
+        usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
+        finish = script.finish_reason
+        if script.tool_calls and finish == "stop":
+            finish = "tool_use" if wire == "anthropic" else "tool_calls"
+        elif wire == "anthropic" and finish == "stop":
+            finish = "end_turn"
+        answer = Answer(
+            model=script.model or str(body.get("model") or "mock-model"),
+            token_lists=token_lists,
+            finish_reason=finish,
+            usage=usage,
+            tool_calls=script.tool_calls,
+            thinking=split_tokens(script.thinking) if script.thinking else [],
+        )
+        streaming = bool(body.get("stream"))
         if script.raw is not None:
             events: list[tuple[bytes, bool]] = [(script.raw, False)]
+        elif not streaming:
+            full = (
+                anthropic_full(answer) if wire == "anthropic" else openai_full(wire == "openai-chat", answer)
+            )
+            return web.json_response(full, headers=script.headers)
+        elif wire == "anthropic":
+            events = list(anthropic_events(answer))
         else:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = list(
-                _openai_events(
-                    chat, model, token_lists, script.finish_reason, usage if include_usage else None
-                )
-            )
+            events = list(openai_events(wire == "openai-chat", answer, include_usage))
         return await self._stream(request, script, events)
 
     async def _stream(
@@ -251,6 +290,7 @@ class MockServer:
         try:
             await resp.prepare(request)
             rng = random.Random(script.random_chunks) if script.random_chunks is not None else None
+            chunked = rng is not None or bool(script.chunk_size)
             for count, (data, is_token) in enumerate(events):
                 if script.drop_after is not None and count >= script.drop_after:
                     assert request.transport is not None
@@ -260,6 +300,12 @@ class MockServer:
                     await asyncio.sleep(script.delay)
                 for piece in _pieces(data, script.chunk_size, rng):
                     await resp.write(piece)
+                    if chunked:
+                        # Give the loop a turn so each piece leaves as its own
+                        # segment; back-to-back writes get coalesced on loopback
+                        # and the client would see one read whatever the size.
+                        await asyncio.sleep(0)
+                        await asyncio.sleep(0)
             await resp.write_eof()
             self.completed += 1
             return resp
@@ -296,95 +342,3 @@ def _last_user_text(body: Any) -> str:
             if isinstance(content, list):
                 return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
-
-
-def _sse(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
-
-
-def _openai_events(
-    chat: bool,
-    model: str,
-    token_lists: list[list[str]],
-    finish_reason: str,
-    usage: dict[str, int] | None,
-) -> Iterator[tuple[bytes, bool]]:
-    created = int(time.time())
-    if chat:
-        base: dict[str, Any] = {
-            "id": "chatcmpl-mock",
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-        }
-        for index in range(len(token_lists)):
-            yield (
-                _sse(
-                    {
-                        **base,
-                        "choices": [
-                            {
-                                "index": index,
-                                "delta": {"role": "assistant", "content": ""},
-                                "logprobs": None,
-                                "finish_reason": None,
-                            }
-                        ],
-                    }
-                ),
-                False,
-            )
-    else:
-        base = {"id": "cmpl-mock", "object": "text_completion", "created": created, "model": model}
-    longest = max((len(t) for t in token_lists), default=0)
-    for position in range(longest):
-        for index, tokens in enumerate(token_lists):
-            if position >= len(tokens):
-                continue
-            token = tokens[position]
-            if chat:
-                choice: dict[str, Any] = {
-                    "index": index,
-                    "delta": {"content": token},
-                    "logprobs": None,
-                    "finish_reason": None,
-                }
-            else:
-                choice = {"text": token, "index": index, "logprobs": None, "finish_reason": None}
-            yield _sse({**base, "choices": [choice]}), True
-    for index in range(len(token_lists)):
-        if chat:
-            choice = {"index": index, "delta": {}, "logprobs": None, "finish_reason": finish_reason}
-        else:
-            choice = {"text": "", "index": index, "logprobs": None, "finish_reason": finish_reason}
-        yield _sse({**base, "choices": [choice]}), False
-    if usage is not None:
-        yield _sse({**base, "choices": [], "usage": usage}), False
-    yield b"data: [DONE]\n\n", False
-
-
-def _openai_full(
-    chat: bool, model: str, token_lists: list[list[str]], finish_reason: str, usage: dict[str, int]
-) -> dict[str, Any]:
-    choices: list[dict[str, Any]] = []
-    for index, tokens in enumerate(token_lists):
-        text = "".join(tokens)
-        if chat:
-            choices.append(
-                {
-                    "index": index,
-                    "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
-                }
-            )
-        else:
-            choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason})
-    return {
-        "id": "chatcmpl-mock" if chat else "cmpl-mock",
-        "object": "chat.completion" if chat else "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage,
-    }

@@ -1,0 +1,273 @@
+"""Render scripted answers in each provider's wire format (the mock's side).
+
+Each ``*_events`` function yields ``(bytes, is_token)`` pairs: one SSE
+event each, flagged when it carries a token (the mock's per-token delay
+applies before those). ``*_full`` functions build the non-streaming JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Answer",
+    "anthropic_events",
+    "anthropic_full",
+    "openai_events",
+    "openai_full",
+    "sse",
+]
+
+
+@dataclass
+class Answer:
+    """What to say, already split: per-choice tokens, tool calls, thinking."""
+
+    model: str
+    token_lists: list[list[str]]
+    finish_reason: str
+    usage: dict[str, int]
+    tool_calls: list[dict[str, Any]]
+    thinking: list[str]
+
+
+def sse(obj: Any, event: str | None = None) -> bytes:
+    """One SSE event with a JSON payload."""
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _split_args(arguments: str, pieces: int = 3) -> list[str]:
+    step = max(1, len(arguments) // pieces)
+    return [arguments[i : i + step] for i in range(0, len(arguments), step)] or [""]
+
+
+def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[tuple[bytes, bool]]:
+    """A Chat Completions or legacy Completions stream."""
+    created = int(time.time())
+    base: dict[str, Any]
+    if chat:
+        base = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": answer.model,
+        }
+        for index in range(len(answer.token_lists)):
+            first = {"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            yield sse({**base, "choices": [first]}), False
+        for piece in answer.thinking:
+            yield sse({**base, "choices": [{"index": 0, "delta": {"reasoning_content": piece}}]}), True
+    else:
+        base = {"id": "cmpl-mock", "object": "text_completion", "created": created, "model": answer.model}
+    longest = max((len(t) for t in answer.token_lists), default=0)
+    for position in range(longest):
+        for index, tokens in enumerate(answer.token_lists):
+            if position >= len(tokens):
+                continue
+            token = tokens[position]
+            if chat:
+                choice: dict[str, Any] = {
+                    "index": index,
+                    "delta": {"content": token},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            else:
+                choice = {"text": token, "index": index, "logprobs": None, "finish_reason": None}
+            yield sse({**base, "choices": [choice]}), True
+    if chat:
+        for call_index, call in enumerate(answer.tool_calls):
+            arguments = json.dumps(call.get("args", {}))
+            head = {
+                "index": call_index,
+                "id": call.get("id") or f"call_mock_{call_index}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": ""},
+            }
+            yield sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]}), True
+            for fragment in _split_args(arguments):
+                delta = {"tool_calls": [{"index": call_index, "function": {"arguments": fragment}}]}
+                yield sse({**base, "choices": [{"index": 0, "delta": delta}]}), True
+    for index in range(len(answer.token_lists)):
+        if chat:
+            choice = {"index": index, "delta": {}, "logprobs": None, "finish_reason": answer.finish_reason}
+        else:
+            choice = {"text": "", "index": index, "logprobs": None, "finish_reason": answer.finish_reason}
+        yield sse({**base, "choices": [choice]}), False
+    if include_usage:
+        yield sse({**base, "choices": [], "usage": answer.usage}), False
+    yield b"data: [DONE]\n\n", False
+
+
+def openai_full(chat: bool, answer: Answer) -> dict[str, Any]:
+    """A non-streaming Chat Completions or Completions response."""
+    choices: list[dict[str, Any]] = []
+    for index, tokens in enumerate(answer.token_lists):
+        text = "".join(tokens)
+        if chat:
+            message: dict[str, Any] = {"role": "assistant", "content": text or None}
+            if answer.thinking and index == 0:
+                message["reasoning_content"] = "".join(answer.thinking)
+            if answer.tool_calls and index == 0:
+                message["tool_calls"] = [
+                    {
+                        "id": call.get("id") or f"call_mock_{i}",
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": json.dumps(call.get("args", {}))},
+                    }
+                    for i, call in enumerate(answer.tool_calls)
+                ]
+            choices.append(
+                {"index": index, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+            )
+        else:
+            choices.append(
+                {"text": text, "index": index, "logprobs": None, "finish_reason": answer.finish_reason}
+            )
+    return {
+        "id": "chatcmpl-mock" if chat else "cmpl-mock",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": answer.model,
+        "choices": choices,
+        "usage": answer.usage,
+    }
+
+
+def _anthropic_usage(answer: Answer) -> tuple[dict[str, int], int]:
+    return {"input_tokens": answer.usage["prompt_tokens"], "output_tokens": 1}, answer.usage[
+        "completion_tokens"
+    ]
+
+
+def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
+    """A Messages API stream, with the event names and a ping as the real API sends."""
+    start_usage, output_tokens = _anthropic_usage(answer)
+    message: dict[str, Any] = {
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "model": answer.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": start_usage,
+    }
+    yield sse({"type": "message_start", "message": message}, "message_start"), False
+    yield sse({"type": "ping"}, "ping"), False
+    index = 0
+    if answer.thinking:
+        yield (
+            sse(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "thinking", "thinking": ""},
+                },
+                "content_block_start",
+            ),
+            False,
+        )
+        for piece in answer.thinking:
+            delta = {"type": "thinking_delta", "thinking": piece}
+            yield (
+                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+                True,
+            )
+        delta = {"type": "signature_delta", "signature": "mock-signature"}
+        yield (
+            sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+            False,
+        )
+        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
+        index += 1
+    tokens = answer.token_lists[0] if answer.token_lists else []
+    if tokens:
+        yield (
+            sse(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            False,
+        )
+        for token in tokens:
+            delta = {"type": "text_delta", "text": token}
+            yield (
+                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+                True,
+            )
+        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
+        index += 1
+    for i, call in enumerate(answer.tool_calls):
+        block = {
+            "type": "tool_use",
+            "id": call.get("id") or f"toolu_mock_{i}",
+            "name": call["name"],
+            "input": {},
+        }
+        yield (
+            sse(
+                {"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"
+            ),
+            False,
+        )
+        for fragment in ["", *_split_args(json.dumps(call.get("args", {})))]:
+            delta = {"type": "input_json_delta", "partial_json": fragment}
+            yield (
+                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+                True,
+            )
+        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
+        index += 1
+    delta: dict[str, Any] = {"stop_reason": answer.finish_reason, "stop_sequence": None}
+    yield (
+        sse(
+            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
+            "message_delta",
+        ),
+        False,
+    )
+    yield sse({"type": "message_stop"}, "message_stop"), False
+
+
+def anthropic_full(answer: Answer) -> dict[str, Any]:
+    """A non-streaming Messages API response."""
+    content: list[dict[str, Any]] = []
+    if answer.thinking:
+        content.append(
+            {"type": "thinking", "thinking": "".join(answer.thinking), "signature": "mock-signature"}
+        )
+    text = "".join(answer.token_lists[0]) if answer.token_lists else ""
+    if text:
+        content.append({"type": "text", "text": text})
+    for i, call in enumerate(answer.tool_calls):
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or f"toolu_mock_{i}",
+                "name": call["name"],
+                "input": call.get("args", {}),
+            }
+        )
+    return {
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "model": answer.model,
+        "content": content,
+        "stop_reason": answer.finish_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": answer.usage["prompt_tokens"],
+            "output_tokens": answer.usage["completion_tokens"],
+        },
+    }
