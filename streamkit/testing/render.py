@@ -228,10 +228,10 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
             )
         yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
         index += 1
-    delta: dict[str, Any] = {"stop_reason": answer.finish_reason, "stop_sequence": None}
+    stop: dict[str, Any] = {"stop_reason": answer.finish_reason, "stop_sequence": None}
     yield (
         sse(
-            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
+            {"type": "message_delta", "delta": stop, "usage": {"output_tokens": output_tokens}},
             "message_delta",
         ),
         False,
