@@ -2,9 +2,10 @@
 
 ``streamkit demo``
     Reproduces the seed page ("How to stream LLM and chat model responses")
-    end to end. With no ``OPENAI_API_KEY`` it starts the built-in loopback
-    mock server in-process and says so; with one, it uses the real API.
-``streamkit chat "prompt" [--model M] [--base-url URL] [--system S]``
+    end to end, OpenAI and Anthropic. For a provider whose key
+    (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) is not set, it starts the
+    built-in loopback mock server in-process and says so.
+``streamkit chat "prompt" [--provider openai|anthropic] [--model M] [--base-url URL] [--system S]``
     Streams one answer to the terminal, then prints token usage.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
+from .anthropic import Anthropic, ChatAnthropic
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
 from .errors import StreamkitError
 from .messages import HumanMessage, SystemMessage
@@ -54,27 +56,43 @@ def _print_result(result: LLMResult) -> None:
 
 async def _demo(args: argparse.Namespace) -> int:
     async with AsyncExitStack() as stack:
-        base_url: str | None = None
-        api_key: str | None = None
-        if os.environ.get("OPENAI_API_KEY") and not args.mock:
-            print("Using the real OpenAI API (OPENAI_API_KEY is set).")
-        else:
+        server = None
+        real_openai = bool(os.environ.get("OPENAI_API_KEY")) and not args.mock
+        real_anthropic = bool(os.environ.get("ANTHROPIC_API_KEY")) and not args.mock
+        if not (real_openai and real_anthropic):
             from .testing import MockResponse, MockServer
 
             server = await stack.enter_async_context(MockServer())
             # A little pacing so the streaming is visible, as with a real model.
             for _ in range(16):
                 server.enqueue(MockResponse(delay=args.delay))
-            base_url, api_key = server.openai_base_url, "mock-key"
+        openai_opts: dict[str, Any] = {}
+        anthropic_opts: dict[str, Any] = {}
+        if real_openai:
+            print("OpenAI: the real API (OPENAI_API_KEY is set).")
+        else:
+            assert server is not None
+            openai_opts = {"base_url": server.openai_base_url, "api_key": "mock-key"}
+        if real_anthropic:
+            print("Anthropic: the real API (ANTHROPIC_API_KEY is set).")
+        else:
+            assert server is not None
+            anthropic_opts = {"base_url": server.anthropic_base_url, "api_key": "mock-key"}
+        if server is not None:
+            missing = [
+                n
+                for n, real in (("OPENAI_API_KEY", real_openai), ("ANTHROPIC_API_KEY", real_anthropic))
+                if not real
+            ]
             print(
-                "No OPENAI_API_KEY set: the answers below come from streamkit's built-in mock\n"
-                f"server on {server.url} (real HTTP over loopback, OpenAI wire format)."
+                f"No {' / '.join(missing)}: those answers come from streamkit's built-in mock\n"
+                f"server on {server.url} (real HTTP over loopback, in each provider's wire format)."
             )
         ttft = _FirstToken()
         callbacks = [StreamingStdOutCallbackHandler(), ttft]
 
         _rule("OpenAI (completions), streaming=True, stdout handler")
-        llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, base_url=base_url, api_key=api_key)
+        llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
         stack.push_async_callback(llm.aclose)
         print('>>> await llm("Write me a song about sparkling water.")')
         text = await llm("Write me a song about sparkling water.")
@@ -87,25 +105,34 @@ async def _demo(args: argparse.Namespace) -> int:
         _print_result(result)
 
         _rule("ChatOpenAI, streaming=True, stdout handler")
-        chat = ChatOpenAI(
-            streaming=True, callbacks=callbacks, temperature=0, base_url=base_url, api_key=api_key
-        )
+        chat = ChatOpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
         stack.push_async_callback(chat.aclose)
         print('>>> await chat([HumanMessage(content="Write me a song about sparkling water.")])')
         message = await chat([HumanMessage(content="Write me a song about sparkling water.")])
         print(f"\n[returned {type(message).__name__}, usage {message.usage_metadata}]")
 
+        _rule("Anthropic, streaming=True, stdout handler")
+        claude = Anthropic(streaming=True, callbacks=callbacks, temperature=0, **anthropic_opts)
+        stack.push_async_callback(claude.aclose)
+        print('>>> await llm("Write me a song about sparkling water.")')
+        text = await claude("Write me a song about sparkling water.")
+        print(f"\n[returned a str of {len(text)} characters; first token after {_ms(ttft.first)}]")
+        print('>>> result = await llm.generate(["Tell me a joke."])')
+        result = await claude.generate(["Tell me a joke."])
+        print()
+        _print_result(result)
+
         _rule("async for token in chat.stream(...)")
         print('>>> async for token in chat.stream([HumanMessage(content="Tell me a joke.")]):')
         tokens = 0
-        plain = ChatOpenAI(temperature=0, base_url=base_url, api_key=api_key)
+        plain = ChatAnthropic(temperature=0, **anthropic_opts)
         stack.push_async_callback(plain.aclose)
         async with plain.stream([HumanMessage(content="Tell me a joke.")]) as stream:
             async for token in stream:
                 tokens += 1
                 print(token, end="", flush=True)
         usage = stream.result.llm_output["token_usage"] if stream.result.llm_output else {}
-        print(f"\n[{tokens} tokens; token_usage {usage}]")
+        print(f"\n[{tokens} tokens from {type(plain).__name__}; token_usage {usage}]")
     return 0
 
 
@@ -118,12 +145,13 @@ async def _chat(args: argparse.Namespace) -> int:
     if args.system:
         messages.append(SystemMessage(content=args.system))
     messages.append(HumanMessage(content=args.prompt))
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"temperature": args.temperature}
     if args.model:
         options["model"] = args.model
     if args.base_url:
         options["base_url"] = args.base_url
-    async with ChatOpenAI(temperature=args.temperature, **options) as chat:
+    model_class = ChatAnthropic if args.provider == "anthropic" else ChatOpenAI
+    async with model_class(**options) as chat:
         async with chat.stream(messages) as stream:
             async for token in stream:
                 sys.stdout.write(token)
@@ -145,7 +173,10 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="stream one answer to the terminal")
     chat.add_argument("prompt")
     chat.add_argument("--model", help="model name (default: ChatOpenAI's default)")
-    chat.add_argument("--base-url", help="OpenAI-compatible base URL, including /v1")
+    chat.add_argument(
+        "--provider", choices=("openai", "anthropic"), default="openai", help="wire format (default openai)"
+    )
+    chat.add_argument("--base-url", help="base URL (OpenAI: including /v1; Anthropic: without)")
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--temperature", type=float, default=None)
     return parser

@@ -38,6 +38,9 @@ async def test_demo_runs_offline_without_a_key() -> None:
     assert out.count("Bubbles rising, crisp and clear") >= 2
     assert '"token_usage"' in out and '"prompt_tokens"' in out  # the LLMResult with usage
     assert "Why did the scarecrow" in out
+    assert "=== Anthropic" in out and '"model_name": "claude-' in out  # the seed's Anthropic example
+    assert "tokens from ChatAnthropic" in out
+    assert out.count("Bubbles rising, crisp and clear") >= 3
     assert "Traceback" not in err and "Unclosed" not in err
 
 
@@ -59,6 +62,29 @@ async def test_chat_streams_one_answer_from_a_given_server() -> None:
     assert "served-7" in err and "prompt_tokens" in err
     assert body["model"] == "local-model"
     assert body["messages"][-1] == {"role": "user", "content": "What is the answer?"}
+
+
+async def test_chat_with_the_anthropic_wire() -> None:
+    async with MockServer() as server:
+        server.enqueue(MockResponse(text="Bonjour !", model="claude-mock"))
+        code, out, err = await run_cli(
+            "chat",
+            "Say hello in French",
+            "--provider",
+            "anthropic",
+            "--system",
+            "You are terse.",
+            "--base-url",
+            server.anthropic_base_url,
+            env=clean_env(ANTHROPIC_API_KEY="sk-ant-test"),
+        )
+        request = server.requests[-1]
+    assert code == 0, err
+    assert out.strip() == "Bonjour !"
+    assert "claude-mock" in err
+    assert request.path == "/v1/messages"
+    assert request.headers["x-api-key"] == "sk-ant-test"
+    assert request.json["system"] == "You are terse."
 
 
 async def test_chat_reports_errors_plainly() -> None:

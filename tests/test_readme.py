@@ -44,17 +44,21 @@ async def test_readme_python_blocks_run(
     async with MockServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-readme-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-readme-test")
         namespace: dict[str, Any] = {"__name__": "__readme__"}
         for number, block in enumerate(python_blocks(), 1):
             code = compile(block, f"README.md block {number}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             result = eval(code, namespace)
             if result is not None:
                 await result
-        for name in ("llm", "chat"):
+        for name in ("llm", "chat", "claude"):
             model = namespace.get(name)
             if model is not None:
                 await model.aclose()
-        assert len(server.requests) >= 6
+        assert len(server.requests) >= 10
+        assert any(r.path == "/v1/messages" for r in server.requests)
+        assert any("tools" in (r.json or {}) for r in server.requests)
     out = capsys.readouterr().out
     assert "Bubbles rising" in out  # the stdout handler printed the song as it streamed
     assert "prompt_tokens" in out  # token usage was printed
