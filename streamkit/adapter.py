@@ -38,22 +38,24 @@ from uuid import UUID
 import aiohttp
 import anyio
 
-from .callbacks.base import HandlerSet
+from .callbacks.manager import HandlerSet
 from .collector import Collector
-from .errors import StreamAbandoned, StreamkitError, StreamStateError
-from .events import Event, TextDelta
+from .deadlines import Timeouts
+from .errors import APIError, APITimeoutError, StreamAbandoned, StreamkitError, StreamStateError
+from .events import Event, MessageStart, TextDelta, Usage
 from .providers.base import Provider, StreamMapper, loads
 from .results import LLMResult
-from .transport import map_exception
+from .transport import map_exception, retry_delay
 
 __all__ = ["ResponseStream"]
 
-_NEW, _OPEN, _DONE, _FAILED, _CLOSED = range(5)
+_NEW, _OPEN, _DONE, _FAILED, _CLOSED, _RETRY = range(6)
 _TOKENS, _EVENTS, _DRAIN = 1, 2, 3
 
 T = TypeVar("T")
 
-Opener = Callable[[], Awaitable[aiohttp.ClientResponse]]
+#: Sends the request once; takes the connect timeout.
+Opener = Callable[[float | None], Awaitable[aiohttp.ClientResponse]]
 
 
 class ResponseStream:
@@ -65,15 +67,21 @@ class ResponseStream:
 
     __slots__ = (
         "__weakref__",
+        "_attempt",
+        "_attempt_t0",
         "_busy",
         "_collector",
         "_content",
+        "_delivered",
         "_handlers",
+        "_has_deadline",
         "_mapper",
+        "_max_retries",
         "_mode",
         "_open",
         "_out",
         "_pos",
+        "_progress",
         "_provider",
         "_resp",
         "_result",
@@ -82,7 +90,8 @@ class ResponseStream:
         "_start_hook",
         "_state",
         "_streaming",
-        "_timeout",
+        "_t0",
+        "_timeouts",
     )
 
     def __init__(
@@ -96,7 +105,8 @@ class ResponseStream:
         start_hook: str,
         start_args: tuple[Any, ...],
         streaming: bool = True,
-        timeout: float | None = None,
+        timeouts: Timeouts | None = None,
+        max_retries: int = 0,
     ) -> None:
         self._provider = provider
         self._open = open
@@ -105,7 +115,15 @@ class ResponseStream:
         self._start_hook = start_hook
         self._start_args = start_args
         self._streaming = streaming
-        self._timeout = timeout
+        self._timeouts = timeouts or Timeouts.none()
+        t = self._timeouts
+        self._has_deadline = not (t.first_token is None and t.idle is None and t.total is None)
+        self._max_retries = max_retries
+        self._attempt = 0
+        self._t0 = 0.0  # loop time the call started (the total deadline counts from it)
+        self._attempt_t0 = 0.0  # ... this attempt started (first_token counts from it)
+        self._progress = 0.0  # ... of the last progress (idle counts from it)
+        self._delivered = False  # has any content reached handlers or the consumer?
         self._collector = Collector(chat=provider.chat if chat is None else chat, run_id=run_id)
         self._mapper: StreamMapper | None = None
         self._resp: aiohttp.ClientResponse | None = None
@@ -246,39 +264,97 @@ class ResponseStream:
                 raise StopAsyncIteration
 
     async def _pump(self) -> None:
-        """One step: start, or one network read, or the end. Fills ``_out``."""
+        """One step: start, or one network read, or the end. Fills ``_out``.
+
+        A failure before any content was delivered is retried here, if it
+        is of a retryable kind and attempts remain; after that it is
+        raised, with the partial result.
+        """
         if self._busy:
             raise StreamStateError("this stream is already being read by another task")
         self._busy = True
         try:
-            if self._state == _NEW:
-                await self._start()
-                return
-            content = self._content
-            assert content is not None and self._mapper is not None
-            chunk = await content.readany()
-            if chunk:
-                events = self._mapper.feed(chunk)
-                if events:
-                    await self._process(events)
-            else:
-                await self._finish()
+            while True:
+                try:
+                    await self._step()
+                    return
+                except Exception as exc:
+                    if not await self._retry(exc):
+                        raise
         except BaseException as exc:
             await self._fail(exc)
             raise
         finally:
             self._busy = False
 
-    async def _start(self) -> None:
-        await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
-        resp = await self._open()
+    async def _step(self) -> None:
+        state = self._state
+        if state == _OPEN:
+            content = self._content
+            mapper = self._mapper
+            assert content is not None and mapper is not None
+            if self._has_deadline:
+                chunk = await self._deadline_read(content)
+            else:
+                chunk = await content.readany()
+            if chunk:
+                events = mapper.feed(chunk)
+                if events:
+                    await self._process(events)
+                    if self._has_deadline:
+                        self._progress = asyncio.get_running_loop().time()
+                elif self._timeouts.keepalive_is_progress:
+                    self._progress = asyncio.get_running_loop().time()
+            else:
+                await self._finish()
+        elif state == _NEW:
+            await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
+            self._t0 = asyncio.get_running_loop().time()
+            await self._connect()
+        elif state == _RETRY:
+            await self._connect()
+        else:  # pragma: no cover - _refill and collect() check the state first
+            raise StreamStateError("this stream is not open")
+
+    def _deadline(self) -> tuple[float, str, float] | None:
+        """The nearest deadline now: (loop time, phase, configured seconds)."""
+        t = self._timeouts
+        best: tuple[float, str, float] | None = None
+        if t.total is not None:
+            best = (self._t0 + t.total, "total", t.total)
+        if t.idle is not None:
+            when = self._progress + t.idle
+            if best is None or when < best[0]:
+                best = (when, "idle", t.idle)
+        if t.first_token is not None and not self._delivered:
+            when = self._attempt_t0 + t.first_token
+            if best is None or when < best[0]:
+                best = (when, "first_token", t.first_token)
+        return best
+
+    async def _deadline_read(self, content: aiohttp.StreamReader) -> bytes:
+        deadline = self._deadline()
+        if deadline is None:
+            return await content.readany()
+        return await _within(content.readany(), deadline)
+
+    async def _connect(self) -> None:
+        """Send the request (one attempt) and get ready to read the body."""
+        loop = asyncio.get_running_loop()
+        self._attempt_t0 = self._progress = loop.time()
+        opening = self._open(self._timeouts.connect)
+        deadline = self._deadline() if self._has_deadline else None
+        resp = await (opening if deadline is None else _within(opening, deadline))
         self._resp = resp
         self._state = _OPEN
         content_type = resp.content_type
         if not self._streaming or "json" in content_type:
             # A whole JSON response (non-streaming mode, or a server that
             # ignored ``stream: true``): same events, same collector.
-            body = loads((await resp.read()).decode("utf-8", "replace"))
+            reading = resp.read()
+            deadline = self._deadline() if self._has_deadline else None
+            raw = await (reading if deadline is None else _within(reading, deadline))
+            body = loads(raw.decode("utf-8", "replace"))
             resp.release()
             self._resp = None
             await self._process(self._provider.parse_response(body), tokens=self._streaming)
@@ -287,6 +363,28 @@ class ResponseStream:
             return
         self._content = resp.content
         self._mapper = self._provider.new_mapper()
+
+    async def _retry(self, exc: Exception) -> bool:
+        """Prepare a new attempt if ``exc`` may be retried now; False to give up."""
+        if self._delivered or self._attempt >= self._max_retries or self._state not in (_NEW, _OPEN, _RETRY):
+            return False
+        error = exc if isinstance(exc, APIError) else map_exception(exc, "read")
+        if error is None or not error.retryable:
+            return False
+        if isinstance(error, APITimeoutError) and error.phase == "total":
+            return False
+        self._attempt += 1
+        delay = retry_delay(error, self._attempt)
+        total = self._timeouts.total
+        if total is not None and asyncio.get_running_loop().time() + delay >= self._t0 + total:
+            return False  # the wait alone would overrun the call's total deadline
+        self._close_response()
+        self._mapper = None
+        self._collector = Collector(chat=self._collector.chat, run_id=self._run_id)
+        self._state = _RETRY
+        await self._handlers.call("on_retry", error, attempt=self._attempt, delay=delay, run_id=self._run_id)
+        await asyncio.sleep(delay)
+        return True
 
     async def _process(self, events: list[Event], tokens: bool = True) -> None:
         """The hot path: collector first, then handlers, then the consumer's queue."""
@@ -297,6 +395,13 @@ class ResponseStream:
         mode = self._mode
         out = self._out
         run_id = self._run_id
+        if not self._delivered:
+            # Until content arrives a failure may still be retried silently;
+            # from here on the user has seen something, so never again.
+            for event in events:
+                if event.__class__ is not MessageStart and event.__class__ is not Usage:
+                    self._delivered = True
+                    break
         if mode == _EVENTS:
             out.extend(events)
         for event in events:
@@ -354,7 +459,7 @@ class ResponseStream:
                 StreamAbandoned("the stream was cancelled before its end", partial_result=partial)
             )
         else:
-            mapped = map_exception(exc, "read", self._timeout)
+            mapped = map_exception(exc, "read")
             if mapped is not None:
                 mapped.partial_result = partial
                 await self._notify_error(mapped)
@@ -391,3 +496,23 @@ class _EventIterator(Generic[T]):
             event: Event = out[pos]
             return event
         return await stream._refill()  # type: ignore[no-any-return]
+
+
+_PHASE_MESSAGES = {
+    "first_token": "no content arrived within {:g}s of sending the request",
+    "idle": "the stream was silent for {:g}s",
+    "total": "the call did not finish within {:g}s",
+}
+
+
+async def _within(awaitable: Awaitable[T], deadline: tuple[float, str, float]) -> T:
+    """Await under a deadline; past it, an APITimeoutError naming the phase."""
+    when, phase, seconds = deadline
+    scope = asyncio.timeout_at(when)
+    try:
+        async with scope:
+            return await awaitable
+    except TimeoutError as exc:
+        if not scope.expired():
+            raise  # some other timeout, already typed upstream
+        raise APITimeoutError(_PHASE_MESSAGES[phase].format(seconds), phase=phase, timeout=seconds) from exc

@@ -16,13 +16,14 @@ Use ``async with llm:`` or ``await llm.aclose()`` to release connections.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 from uuid import uuid4
 
 import anyio
+from aiohttp import ClientResponse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,8 +36,10 @@ from pydantic import (
 )
 
 from .adapter import ResponseStream
-from .callbacks.base import CallbackHandler, HandlerSet, check_handlers
-from .errors import APIError, InvalidArgumentError
+from .callbacks.base import AnyHandler, check_handlers
+from .callbacks.manager import HandlerSet
+from .deadlines import Timeouts, as_timeouts
+from .errors import InvalidArgumentError
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import ChatGeneration, LLMResult
@@ -102,7 +105,9 @@ class StreamingModel(BaseModel):
     #: Accepts a str; always stored as a ``SecretStr`` so it never prints.
     api_key: SecretStr | str | None = None
     base_url: str | None = None
-    timeout: float | None = Field(default=600.0, gt=0)
+    #: Seconds, a :class:`~streamkit.deadlines.Timeouts`, or None (no deadlines).
+    #: Always a ``Timeouts`` once constructed.
+    timeout: Timeouts | float | None = Field(default_factory=Timeouts)
     max_retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=8, ge=1)
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -110,7 +115,7 @@ class StreamingModel(BaseModel):
 
     _transport: Transport | None = PrivateAttr(default=None)
     _provider: Provider = PrivateAttr()
-    _handlers: list[CallbackHandler] = PrivateAttr(default_factory=list)
+    _handlers: list[AnyHandler] = PrivateAttr(default_factory=list)
 
     def __init__(self, **data: Any) -> None:
         cls = type(self)
@@ -141,6 +146,14 @@ class StreamingModel(BaseModel):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query string or fragment")
         return value.rstrip("/")
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _check_timeout(cls, value: Any) -> Timeouts:
+        try:
+            return as_timeouts(value)
+        except TypeError as exc:  # pydantic reports ValueErrors only
+            raise ValueError(str(exc)) from None
 
     @field_validator("callbacks", mode="before")
     @classmethod
@@ -173,8 +186,6 @@ class StreamingModel(BaseModel):
             self._transport = Transport(
                 base_url=self.base_url or type(self)._default_base_url,
                 headers=headers,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
                 error_parser=self._provider.parse_error,
             )
         return self._transport
@@ -230,11 +241,27 @@ class StreamingModel(BaseModel):
     def _extra_params(self) -> dict[str, Any]:
         return {}
 
-    def _handler_set(self, callbacks: Sequence[CallbackHandler] | None) -> HandlerSet:
+    def _handler_set(self, callbacks: Sequence[AnyHandler] | None) -> HandlerSet:
         return HandlerSet(self._handlers + check_handlers(callbacks))
 
     def _serialized(self) -> dict[str, Any]:
         return {"name": type(self).__name__, "model": self.model, "base_url": self.base_url}
+
+    def _call_settings(self, kwargs: dict[str, Any]) -> tuple[Timeouts, int]:
+        """Take ``timeout`` and ``max_retries`` out of per-call kwargs (not body fields)."""
+        cls = type(self).__name__
+        timeouts = self.timeout if isinstance(self.timeout, Timeouts) else as_timeouts(self.timeout)
+        if "timeout" in kwargs:
+            try:
+                timeouts = as_timeouts(kwargs.pop("timeout"))
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"{cls}: invalid argument: timeout: {exc}") from None
+        retries = self.max_retries
+        if "max_retries" in kwargs:
+            retries = kwargs.pop("max_retries")
+            if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+                raise InvalidArgumentError(f"{cls}: invalid argument: max_retries: must be an integer >= 0")
+        return timeouts, retries
 
     def _make_stream(
         self,
@@ -244,16 +271,14 @@ class StreamingModel(BaseModel):
         streaming: bool,
         start_hook: str,
         start_args: tuple[Any, ...],
+        settings: tuple[Timeouts, int],
     ) -> ResponseStream:
         run_id = uuid4()
         transport = self.transport
         path = self._path
 
-        async def on_retry(error: APIError, attempt: int, delay: float) -> None:
-            await handlers.call("on_retry", error, attempt=attempt, delay=delay, run_id=run_id)
-
-        async def open_response() -> Any:
-            return await transport.post(path, body, on_retry=on_retry if handlers else None)
+        def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
+            return transport.post(path, body, connect_timeout=connect_timeout)
 
         return ResponseStream(
             provider=self._provider,
@@ -264,7 +289,8 @@ class StreamingModel(BaseModel):
             start_hook=start_hook,
             start_args=start_args,
             streaming=streaming,
-            timeout=self.timeout,
+            timeouts=settings[0],
+            max_retries=settings[1],
         )
 
     @property
@@ -313,7 +339,7 @@ class PromptModel(StreamingModel):
     """A prompt string in, text out (``OpenAI``, ``Anthropic``)."""
 
     def stream(
-        self, prompt: str, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
+        self, prompt: str, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> ResponseStream:
         """Stream one prompt: ``async for token in llm.stream("...")``."""
         return self._prompt_stream(prompt, callbacks, kwargs, streaming=True)
@@ -322,7 +348,7 @@ class PromptModel(StreamingModel):
         self,
         prompts: Sequence[str],
         *,
-        callbacks: Sequence[CallbackHandler] | None = None,
+        callbacks: Sequence[AnyHandler] | None = None,
         max_concurrency: int | None = None,
         **kwargs: Any,
     ) -> LLMResult:
@@ -343,7 +369,7 @@ class PromptModel(StreamingModel):
         return await self._generate_streams(streams, max_concurrency)
 
     async def __call__(
-        self, prompt: str, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
+        self, prompt: str, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> str:
         """Complete one prompt and return its text."""
         result = await self.generate([prompt], callbacks=callbacks, **kwargs)
@@ -356,7 +382,7 @@ class PromptModel(StreamingModel):
     def _prompt_stream(
         self,
         prompt: str,
-        callbacks: Sequence[CallbackHandler] | None,
+        callbacks: Sequence[AnyHandler] | None,
         kwargs: dict[str, Any],
         *,
         streaming: bool,
@@ -366,6 +392,7 @@ class PromptModel(StreamingModel):
             raise InvalidArgumentError(
                 f"{type(self).__name__}: {where} must be a str, not {type(prompt).__name__}"
             )
+        settings = self._call_settings(kwargs)
         body = self._body(prompt, self._params(kwargs), streaming)
         return self._make_stream(
             body,
@@ -373,6 +400,7 @@ class PromptModel(StreamingModel):
             streaming=streaming,
             start_hook="on_llm_start",
             start_args=(self._serialized(), [prompt]),
+            settings=settings,
         )
 
 
@@ -400,9 +428,14 @@ class ChatModel(StreamingModel):
         """A copy of this model that offers ``tools`` on every call (checked now)."""
         specs = to_tool_specs(tools)
         check_tool_choice(tool_choice, specs)
-        data = self.model_dump(exclude={"tools", "tool_choice", "callbacks", "api_key"})
+        data = self.model_dump(exclude={"tools", "tool_choice", "callbacks", "api_key", "timeout"})
         return type(self)(
-            **data, tools=list(tools), tool_choice=tool_choice, callbacks=self.callbacks, api_key=self.api_key
+            **data,
+            tools=list(tools),
+            tool_choice=tool_choice,
+            callbacks=self.callbacks,
+            api_key=self.api_key,
+            timeout=self.timeout,
         )
 
     def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -449,7 +482,7 @@ class ChatModel(StreamingModel):
         return checked
 
     def stream(
-        self, messages: MessagesInput, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
+        self, messages: MessagesInput, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> ResponseStream:
         """Stream one conversation's answer: ``async for token in chat.stream([...])``."""
         return self._chat_stream(messages, callbacks, kwargs, streaming=True)
@@ -458,7 +491,7 @@ class ChatModel(StreamingModel):
         self,
         messages: Sequence[MessagesInput],
         *,
-        callbacks: Sequence[CallbackHandler] | None = None,
+        callbacks: Sequence[AnyHandler] | None = None,
         max_concurrency: int | None = None,
         **kwargs: Any,
     ) -> LLMResult:
@@ -480,7 +513,7 @@ class ChatModel(StreamingModel):
         return await self._generate_streams(streams, max_concurrency)
 
     async def __call__(
-        self, messages: MessagesInput, *, callbacks: Sequence[CallbackHandler] | None = None, **kwargs: Any
+        self, messages: MessagesInput, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> AIMessage:
         """Answer one conversation and return the ``AIMessage``."""
         result = await self.generate([messages], callbacks=callbacks, **kwargs)
@@ -495,13 +528,14 @@ class ChatModel(StreamingModel):
     def _chat_stream(
         self,
         messages: Any,
-        callbacks: Sequence[CallbackHandler] | None,
+        callbacks: Sequence[AnyHandler] | None,
         kwargs: dict[str, Any],
         *,
         streaming: bool,
         where: str = "messages",
     ) -> ResponseStream:
         checked = self._messages(messages, where)
+        settings = self._call_settings(kwargs)
         body = self._body(checked, self._params(kwargs), streaming)
         return self._make_stream(
             body,
@@ -509,4 +543,5 @@ class ChatModel(StreamingModel):
             streaming=streaming,
             start_hook="on_chat_model_start",
             start_args=(self._serialized(), [checked]),
+            settings=settings,
         )

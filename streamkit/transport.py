@@ -15,7 +15,7 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,7 +34,6 @@ __all__ = ["ErrorParser", "Transport", "map_exception", "mapped_errors", "parse_
 
 #: Turns an error response's parsed JSON body into (message, error type).
 ErrorParser = Callable[[Any], tuple[str | None, str | None]]
-OnRetry = Callable[[APIError, int, float], Awaitable[None]]
 
 _MAX_ERROR_BODY = 64 * 1024
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "anthropic-request-id")
@@ -99,19 +98,9 @@ class Transport:
     releases it; the model's ``async with`` calls that.
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        headers: dict[str, str],
-        timeout: float | None,
-        max_retries: int,
-        error_parser: ErrorParser,
-    ) -> None:
+    def __init__(self, *, base_url: str, headers: dict[str, str], error_parser: ErrorParser) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = headers  # holds the key: never logged or shown
-        self.timeout = timeout
-        self.max_retries = max_retries
         self._error_parser = error_parser
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +118,9 @@ class Transport:
             connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False)
             session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
+                # Deadlines are enforced by the adapter (per phase); aiohttp's
+                # own read timeout would count keep-alives as progress.
+                timeout=aiohttp.ClientTimeout(total=None),
             )
             self._session = session
             self._loop = loop
@@ -154,40 +145,31 @@ class Transport:
         path: str,
         body: dict[str, Any],
         *,
-        on_retry: OnRetry | None = None,
+        connect_timeout: float | None = None,
         extra_headers: dict[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
-        """POST JSON and return a response with a 2xx status, retrying as allowed.
+        """POST JSON once and return a response with a 2xx status.
 
         Raises a typed :class:`APIStatusError` for an error status and
-        :class:`APIConnectionError` / :class:`APITimeoutError` when the
-        server cannot be reached; retryable ones are retried first.
+        :class:`APIConnectionError` / :class:`APITimeoutError` (phase
+        ``connect``) when the server cannot be reached. Retrying is the
+        caller's decision: only it knows whether anything was shown yet.
         """
         url = self.base_url + path
         data = json.dumps(body, separators=(",", ":")).encode()
         headers = {**self._headers, "Content-Type": "application/json"}
         if extra_headers:
             headers.update(extra_headers)
-        attempt = 0
-        while True:
-            try:
-                with mapped_errors("connect", self.timeout):
-                    resp = await self.session.post(url, data=data, headers=headers)
-                if resp.status >= 400:
-                    raise await self._status_error(resp)
-                return resp
-            except APIError as exc:
-                if not exc.retryable or attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                delay = retry_delay(exc, attempt)
-                if on_retry is not None:
-                    await on_retry(exc, attempt, delay)
-                await asyncio.sleep(delay)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, connect=connect_timeout)
+        with mapped_errors("connect", connect_timeout):
+            resp = await self.session.post(url, data=data, headers=headers, timeout=timeout)
+        if resp.status >= 400:
+            raise await self._status_error(resp)
+        return resp
 
     async def _status_error(self, resp: aiohttp.ClientResponse) -> APIStatusError:
         try:
-            with mapped_errors("read", self.timeout):
+            with mapped_errors("read"):
                 raw = await resp.content.read(_MAX_ERROR_BODY)
         except APIError:
             raw = b""

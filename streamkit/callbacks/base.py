@@ -23,20 +23,23 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
-from uuid import UUID
 
 if TYPE_CHECKING:
     from ..messages import BaseMessage
     from ..results import LLMResult
+    from .background import BackgroundHandler
 
 __all__ = [
+    "AnyHandler",
     "AsyncCallbackHandler",
     "BaseCallbackHandler",
     "CallbackHandler",
     "Callbacks",
-    "HandlerSet",
+    "check_handler",
+    "check_handlers",
+    "overrides",
 ]
 
 logger = logging.getLogger("streamkit")
@@ -103,7 +106,9 @@ class AsyncCallbackHandler:
 
 
 CallbackHandler: TypeAlias = BaseCallbackHandler | AsyncCallbackHandler
-Callbacks: TypeAlias = Sequence[CallbackHandler] | None
+#: What ``callbacks=`` accepts: handlers, possibly wrapped to run in the background.
+AnyHandler: TypeAlias = "BaseCallbackHandler | AsyncCallbackHandler | BackgroundHandler"
+Callbacks: TypeAlias = Sequence[AnyHandler] | None
 
 
 def _render(messages: list[BaseMessage]) -> str:
@@ -111,10 +116,13 @@ def _render(messages: list[BaseMessage]) -> str:
     return "\n".join(f"{names.get(getattr(m, 'type', ''), 'Human')}: {m.content}" for m in messages)
 
 
-def check_handler(handler: object) -> CallbackHandler:
+def check_handler(handler: object) -> AnyHandler:
     """Reject a handler of the wrong kind, naming it."""
     from ..errors import HandlerError
+    from .background import BackgroundHandler
 
+    if isinstance(handler, BackgroundHandler):
+        return handler
     if isinstance(handler, type):
         raise HandlerError(
             f"callbacks: got the class {handler.__name__}, not an instance; pass {handler.__name__}()"
@@ -143,115 +151,20 @@ def check_handler(handler: object) -> CallbackHandler:
     return handler
 
 
-def check_handlers(handlers: object) -> list[CallbackHandler]:
+def check_handlers(handlers: object) -> list[AnyHandler]:
     """Validate a callbacks argument (a sequence of handlers, or None)."""
     from ..errors import HandlerError
 
     if handlers is None:
         return []
     if isinstance(handlers, (BaseCallbackHandler, AsyncCallbackHandler)):
-        return [handlers]
+        return [check_handler(handlers)]
     if isinstance(handlers, (str, bytes)) or not isinstance(handlers, Sequence):
         raise HandlerError(f"callbacks must be a list of handlers, not {type(handlers).__name__}")
     return [check_handler(h) for h in handlers]
 
 
-def _overrides(handler: CallbackHandler, hook: str) -> bool:
+def overrides(handler: CallbackHandler, hook: str) -> bool:
+    """True if the handler's class defines its own ``hook``."""
     base = AsyncCallbackHandler if isinstance(handler, AsyncCallbackHandler) else BaseCallbackHandler
     return getattr(type(handler), hook) is not getattr(base, hook)
-
-
-SyncHook = Callable[..., None]
-AsyncHook = Callable[..., Awaitable[None]]
-
-
-class HandlerSet:
-    """The handlers of one call, sorted once by hook and kind.
-
-    Only hooks a handler overrides are kept, so the token path calls nothing
-    for handlers that don't listen to tokens.
-    """
-
-    __slots__ = ("handlers", "token_async", "token_guarded", "token_sync")
-
-    def __init__(self, handlers: Sequence[CallbackHandler]) -> None:
-        self.handlers = list(handlers)
-        self.token_sync: list[SyncHook] = []
-        self.token_async: list[AsyncHook] = []
-        for h in self.handlers:
-            if not _overrides(h, "on_llm_new_token"):
-                continue
-            if isinstance(h, AsyncCallbackHandler):
-                self.token_async.append(h.on_llm_new_token)
-            else:
-                self.token_sync.append(h.on_llm_new_token)
-        # Handlers that log instead of raising need a wrapper on the hot path.
-        self.token_guarded = any(not h.raise_error for h in self.handlers)
-        if self.token_guarded:
-            self.token_sync = [_guard_sync(f) for f in self.token_sync]
-            self.token_async = [_guard_async(f) for f in self.token_async]
-
-    def __bool__(self) -> bool:
-        return bool(self.handlers)
-
-    @property
-    def wants_tokens(self) -> bool:
-        return bool(self.token_sync or self.token_async)
-
-    async def call(self, hook: str, *args: Any, **kwargs: Any) -> None:
-        """Call one (non-token) hook on every handler that overrides it, in order."""
-        for h in self.handlers:
-            if not _overrides(h, hook) and not (
-                hook == "on_chat_model_start" and _overrides(h, "on_llm_start")
-            ):
-                continue
-            try:
-                if isinstance(h, AsyncCallbackHandler):
-                    await getattr(h, hook)(*args, **kwargs)
-                else:
-                    getattr(h, hook)(*args, **kwargs)
-            except Exception:
-                if h.raise_error:
-                    raise
-                logger.warning("callback %s.%s failed", type(h).__name__, hook, exc_info=True)
-
-    async def error(self, error: BaseException, run_id: UUID) -> None:
-        """``on_llm_error`` on every handler; never lets a handler's failure hide ``error``."""
-        for h in self.handlers:
-            if not _overrides(h, "on_llm_error"):
-                continue
-            try:
-                if isinstance(h, AsyncCallbackHandler):
-                    await h.on_llm_error(error, run_id=run_id)
-                else:
-                    h.on_llm_error(error, run_id=run_id)
-            except Exception:
-                logger.warning("callback %s.on_llm_error failed", type(h).__name__, exc_info=True)
-
-
-def _guard_sync(fn: SyncHook) -> SyncHook:
-    owner = getattr(fn, "__self__", None)
-    if owner is None or getattr(owner, "raise_error", True):
-        return fn
-
-    def guarded(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except Exception:
-            logger.warning("callback %s.on_llm_new_token failed", type(owner).__name__, exc_info=True)
-
-    return guarded
-
-
-def _guard_async(fn: AsyncHook) -> AsyncHook:
-    owner = getattr(fn, "__self__", None)
-    if owner is None or getattr(owner, "raise_error", True):
-        return fn
-
-    async def guarded(*args: Any, **kwargs: Any) -> None:
-        try:
-            await fn(*args, **kwargs)
-        except Exception:
-            logger.warning("callback %s.on_llm_new_token failed", type(owner).__name__, exc_info=True)
-
-    return guarded
