@@ -72,6 +72,7 @@ class ResponseStream:
         "_busy",
         "_collector",
         "_content",
+        "_deferred",
         "_delivered",
         "_handlers",
         "_has_deadline",
@@ -124,6 +125,7 @@ class ResponseStream:
         self._attempt_t0 = 0.0  # ... this attempt started (first_token counts from it)
         self._progress = 0.0  # ... of the last progress (idle counts from it)
         self._delivered = False  # has any content reached handlers or the consumer?
+        self._deferred: StreamkitError | None = None  # raised once the tokens before it are taken
         self._collector = Collector(chat=provider.chat if chat is None else chat, run_id=run_id)
         self._mapper: StreamMapper | None = None
         self._resp: aiohttp.ClientResponse | None = None
@@ -233,8 +235,10 @@ class ResponseStream:
         # Reached at a bare ``async for ...: break``: close at once, not at
         # some later garbage collection of the response.
         resp = self._resp
-        if resp is not None and self._state == _OPEN:
-            resp.close()
+        if self._state == _OPEN:
+            if resp is not None:
+                resp.close()
+            self._handlers.cancel()
 
     # -- the engine ----------------------------------------------------
 
@@ -288,6 +292,9 @@ class ResponseStream:
             self._busy = False
 
     async def _step(self) -> None:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         state = self._state
         if state == _OPEN:
             content = self._content
@@ -305,6 +312,14 @@ class ResponseStream:
                         self._progress = asyncio.get_running_loop().time()
                 elif self._timeouts.keepalive_is_progress:
                     self._progress = asyncio.get_running_loop().time()
+                if mapper.error is not None:
+                    error, mapper.error = mapper.error, None
+                    if self._out:
+                        # Hand over the tokens that came before the error
+                        # first; the next read raises it.
+                        self._deferred = error
+                        return
+                    raise error
             else:
                 await self._finish()
         elif state == _NEW:
@@ -421,6 +436,8 @@ class ResponseStream:
         events = mapper.finish()
         if events:
             await self._process(events)
+        if mapper.error is not None:
+            raise mapper.error
         mapper.check_complete(self._collector.finished)
         resp = self._resp
         self._resp = None

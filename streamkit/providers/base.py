@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from ..errors import IncompleteStreamError, ProtocolError
+from ..errors import IncompleteStreamError, ProtocolError, StreamkitError
 from ..events import Event
 from ..sse import ServerSentEvent, SSEDecoder
 
@@ -42,25 +42,35 @@ def loads(data: str) -> Any:
 class StreamMapper(ABC):
     """Per-stream state that maps decoded wire events to streamkit events."""
 
-    __slots__ = ("decoder", "terminal")
+    __slots__ = ("decoder", "error", "terminal")
 
     def __init__(self) -> None:
         self.decoder = SSEDecoder()
         #: Set when the provider's end-of-stream marker has been seen.
         self.terminal = False
+        #: A failure met in the middle of a read (an error event, bad JSON).
+        #: The events before it in the same read are still returned, and the
+        #: adapter raises this once they are delivered: nothing received is lost.
+        self.error: StreamkitError | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
         """All events completed by one network read, in one pass."""
         out: list[Event] = []
-        for sse in self.decoder.feed(chunk):
-            self.map(sse, out)
+        try:
+            for sse in self.decoder.feed(chunk):
+                self.map(sse, out)
+        except StreamkitError as exc:
+            self.error = exc
         return out
 
     def finish(self) -> list[Event]:
-        """Events from a final unterminated frame; then check the stream ended properly."""
+        """Events from a final unterminated frame."""
         out: list[Event] = []
-        for sse in self.decoder.finish():
-            self.map(sse, out)
+        try:
+            for sse in self.decoder.finish():
+                self.map(sse, out)
+        except StreamkitError as exc:
+            self.error = exc
         return out
 
     def check_complete(self, finished: bool) -> None:

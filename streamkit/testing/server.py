@@ -20,6 +20,7 @@ demo`` uses that). It never listens on anything but loopback.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import deque
 from collections.abc import Iterator
@@ -79,7 +80,23 @@ class MockResponse:
     * ``delay``: seconds before each token event.
     * ``status``/``error``/``headers``: answer with an HTTP error instead.
     * ``raw``: send these exact body bytes (a recorded stream), chunked as above.
-    * ``drop_after``: close the connection after this many events.
+
+    Faults, for testing what your code does when things go wrong (the
+    event counts include the stream's first, metadata-only events):
+
+    * ``drop_after``: close the connection abruptly after this many events;
+    * ``stall_after`` / ``stall_for``: go silent for ``stall_for`` seconds
+      after this many events, sending a keep-alive (an SSE comment, or an
+      Anthropic ``ping``) every ``keepalive_every`` seconds if set;
+    * ``error_after`` / ``error_type``: send the provider's in-stream error
+      event (e.g. ``overloaded_error``) after this many events, then end;
+    * ``malformed_after``: send an event whose JSON is broken, then carry on;
+    * ``truncate_after``: end the body cleanly after this many events,
+      without the terminal marker;
+    * ``status`` with ``headers={"retry-after": "1"}``: an HTTP error (use
+      :meth:`MockServer.enqueue_failures` for "fail N times, then succeed");
+    * ``delay`` with ``chunk_size=1``: a slow drip; a huge ``text`` token
+      with no spaces: a huge line.
     """
 
     text: str | None = None
@@ -99,6 +116,14 @@ class MockResponse:
     raw: bytes | None = None
     content_type: str = "text/event-stream"
     drop_after: int | None = None
+    stall_after: int | None = None
+    stall_for: float = 0.0
+    keepalive_every: float | None = None
+    error_after: int | None = None
+    error_type: str = "overloaded_error"
+    error_message: str = "Overloaded"
+    malformed_after: int | None = None
+    truncate_after: int | None = None
 
 
 @dataclass
@@ -180,6 +205,21 @@ class MockServer:
     def enqueue(self, *responses: MockResponse) -> None:
         """Answer the next requests with these, in order."""
         self._script.extend(responses)
+
+    def enqueue_failures(
+        self,
+        times: int,
+        status: int = 503,
+        *,
+        retry_after: float | None = None,
+        then: MockResponse | None = None,
+    ) -> None:
+        """Fail the next ``times`` requests with ``status`` (and a ``retry-after``), then answer ``then``."""
+        headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+        for _ in range(times):
+            self._script.append(MockResponse(status=status, headers=dict(headers)))
+        if then is not None:
+            self._script.append(then)
 
     async def wait_for_disconnect(self, within: float = 2.0) -> bool:
         """Wait until a client abandons a stream; True if one did in time."""
@@ -278,10 +318,22 @@ class MockServer:
         else:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = list(openai_events(wire == "openai-chat", answer, include_usage))
-        return await self._stream(request, script, events)
+        return await self._stream(request, script, events, wire)
+
+    async def _stall(self, resp: web.StreamResponse, script: MockResponse, wire: str) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + script.stall_for
+        keepalive = b'event: ping\ndata: {"type": "ping"}\n\n' if wire == "anthropic" else b": keep-alive\n\n"
+        while (left := end - loop.time()) > 0:
+            if script.keepalive_every:
+                await asyncio.sleep(min(left, script.keepalive_every))
+                if end - loop.time() > 0:
+                    await resp.write(keepalive)
+            else:
+                await asyncio.sleep(left)
 
     async def _stream(
-        self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]]
+        self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]], wire: str
     ) -> web.StreamResponse:
         resp = web.StreamResponse(
             headers={"Content-Type": script.content_type, "Cache-Control": "no-cache", **script.headers}
@@ -296,6 +348,15 @@ class MockServer:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
+                if count == script.truncate_after:
+                    break
+                if count == script.stall_after:
+                    await self._stall(resp, script, wire)
+                if count == script.malformed_after:
+                    await resp.write(b'data: {"choices": [{"delta": {"content": "br\n\n')
+                if count == script.error_after:
+                    await resp.write(_error_event(wire, script.error_type, script.error_message))
+                    break
                 if is_token and script.delay:
                     await asyncio.sleep(script.delay)
                 for piece in _pieces(data, script.chunk_size, rng):
@@ -315,6 +376,13 @@ class MockServer:
             raise
         finally:
             self.active -= 1
+
+
+def _error_event(wire: str, error_type: str, message: str) -> bytes:
+    if wire == "anthropic":
+        payload = {"type": "error", "error": {"type": error_type, "message": message}}
+        return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
+    return b"data: " + json.dumps({"error": {"message": message, "type": error_type}}).encode() + b"\n\n"
 
 
 def _pieces(data: bytes, size: int | None, rng: random.Random | None) -> Iterator[bytes]:
