@@ -69,6 +69,16 @@ class StreamMapper(ABC):
         try:
             for sse in self.decoder.finish():
                 self.map(sse, out)
+        except ProtocolError as exc:
+            if isinstance(exc, IncompleteStreamError):
+                self.error = exc
+            else:
+                # Bad JSON in the unterminated last frame means the body was cut
+                # mid-event, not that the server sent garbage: report (and retry)
+                # it as the incomplete stream it is.
+                cut = IncompleteStreamError("the stream ended in the middle of an event")
+                cut.__cause__ = exc
+                self.error = cut
         except StreamkitError as exc:
             self.error = exc
         return out

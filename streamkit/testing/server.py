@@ -23,7 +23,7 @@ import asyncio
 import json
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,9 @@ class MockServer:
         self.completed = 0
         self.active = 0
         self._script: deque[MockResponse] = deque()
+        #: Optional ``fn(request) -> MockResponse | None`` consulted before the
+        #: queue: scripts by request content, for concurrent clients.
+        self.responder: Callable[[RecordedRequest], MockResponse | None] | None = None
         self._runner: web.AppRunner | None = None
         self._disconnected = asyncio.Event()
         self.app = web.Application()
@@ -238,15 +241,17 @@ class MockServer:
         except ValueError:
             body = None
         peer = request.transport.get_extra_info("peername") if request.transport else None
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.path,
-                dict(request.headers),
-                body,
-                (peer[0], peer[1]) if peer else None,
-            )
+        recorded = RecordedRequest(
+            request.method,
+            request.path,
+            dict(request.headers),
+            body,
+            (peer[0], peer[1]) if peer else None,
         )
+        self.requests.append(recorded)
+        chosen = self.responder(recorded) if self.responder is not None else None
+        if chosen is not None:
+            return body, chosen
         script = self._script.popleft() if self._script else MockResponse()
         return body, script
 
