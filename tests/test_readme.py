@@ -62,3 +62,4 @@ async def test_readme_python_blocks_run(
     out = capsys.readouterr().out
     assert "Bubbles rising" in out  # the stdout handler printed the song as it streamed
     assert "prompt_tokens" in out  # token usage was printed
+    assert "partial: one two\n" in out  # the chaos-kit example kept the partial text
