@@ -1,0 +1,382 @@
+"""Relay a model stream to a browser as Server-Sent Events.
+
+::
+
+    from streamkit.web import sse_response, sse_events
+
+    async def handler(request):                       # aiohttp.web
+        return await sse_response(request, chat.stream(messages))
+
+    StreamingResponse(sse_events(chat.stream(messages)), media_type="text/event-stream")  # Starlette/FastAPI
+
+Wire format (one SSE event per streamkit event; ``data`` is always JSON)::
+
+    event: token        data: {"text": "..."}                      answer text
+    event: thinking     data: {"text": "..."}                      reasoning, if any
+    event: refusal      data: {"text": "..."}
+    event: tool_call    data: {"index": 0, "id": "...", "name": "..."}
+    event: tool_call_delta  data: {"index": 0, "arguments": "..."}
+    event: done         data: {"text", "finish_reason", "token_usage", "model", "tool_calls", "thinking"}
+    event: error        data: {"type": "RateLimitError", "message": "...", "status_code": 429}
+    : keep-alive        (a comment, every ``heartbeat`` seconds of upstream silence)
+
+Every event carries ``id: <stream id>:<n>``. The error message is a fixed,
+safe sentence per error class: no key, no URL, no provider internals.
+
+Closing: the browser going away (tab closed, fetch aborted) cancels the
+upstream stream at once, which closes the provider connection and stops
+the generation (and the bill). aiohttp: the relay watches the transport
+between events, so it notices within ``poll`` seconds (0.1 by default) even
+while the model is silent; ASGI: the framework cancels the iteration on
+``http.disconnect``.
+
+Back-pressure: frames pass through a small bounded queue; a slow client
+makes ``write`` wait, the queue fills, and the relay stops reading
+upstream, so memory per relayed stream stays bounded.
+
+Resume: give a :class:`ResumeBuffer` and a reconnecting client's
+``Last-Event-ID`` replays the frames it missed (bounded per stream and in
+number of streams). The upstream is not kept running for absent clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .adapter import ResponseStream
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    OverloadedError,
+    RateLimitError,
+    StreamkitError,
+)
+from .events import RefusalDelta, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+from .messages import AIMessage
+from .results import ChatGeneration, LLMResult
+
+__all__ = [
+    "SSE_HEADERS",
+    "ResumeBuffer",
+    "SSERelay",
+    "done_payload",
+    "safe_error",
+    "sse_events",
+    "sse_response",
+]
+
+logger = logging.getLogger("streamkit")
+
+#: The response headers of a relayed stream.
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # tell nginx-style proxies not to buffer the stream
+}
+
+_KEEPALIVE = b": keep-alive\n\n"
+_END = object()
+_ids = itertools.count(1)
+
+
+def _frame(event: str, event_id: str, data: Any) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event}\nid: {event_id}\ndata: {payload}\n\n".encode()
+
+
+def safe_error(error: BaseException) -> dict[str, Any]:
+    """What the browser may know about a failure: a type and a fixed sentence."""
+    if isinstance(error, APITimeoutError):
+        message = f"The model did not respond in time ({error.phase})."
+    elif isinstance(error, RateLimitError):
+        message = "The model provider is rate limiting requests; try again shortly."
+    elif isinstance(error, OverloadedError):
+        message = "The model provider is overloaded; try again shortly."
+    elif isinstance(error, AuthenticationError):
+        message = "The server could not authenticate with the model provider."
+    elif isinstance(error, APIStatusError):
+        message = "The model provider rejected the request."
+    elif isinstance(error, APIConnectionError):
+        message = "The connection to the model provider failed."
+    elif isinstance(error, StreamkitError):
+        message = "The model's response was interrupted."
+    else:
+        message = "Internal error."
+    out: dict[str, Any] = {
+        "type": type(error).__name__ if isinstance(error, StreamkitError) else "InternalError",
+        "message": message,
+    }
+    if isinstance(error, APIStatusError):
+        out["status_code"] = error.status_code
+    if isinstance(error, StreamkitError) and error.partial_result is not None:
+        out["partial_text"] = error.partial_result.text
+    return out
+
+
+def done_payload(result: LLMResult) -> dict[str, Any]:
+    """The ``done`` event's data: the final result, flattened for a page."""
+    generation = result.generations[0][0] if result.generations and result.generations[0] else None
+    info = (generation.generation_info or {}) if generation is not None else {}
+    output = result.llm_output or {}
+    payload: dict[str, Any] = {
+        "text": generation.text if generation is not None else "",
+        "finish_reason": info.get("finish_reason"),
+        "token_usage": output.get("token_usage") or {},
+        "model": output.get("model_name"),
+    }
+    if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+        payload["tool_calls"] = [c.model_dump(exclude={"type"}) for c in generation.message.tool_calls]
+    if info.get("thinking") is not None:
+        payload["thinking"] = info["thinking"]
+    return payload
+
+
+class ResumeBuffer:
+    """Recent frames of recent streams, for ``Last-Event-ID`` replay (bounded both ways)."""
+
+    def __init__(self, *, max_streams: int = 256, max_frames: int = 4096) -> None:
+        self.max_streams = max_streams
+        self.max_frames = max_frames
+        self._streams: OrderedDict[str, deque[tuple[int, bytes]]] = OrderedDict()
+
+    def record(self, stream_id: str, seq: int, frame: bytes) -> None:
+        frames = self._streams.get(stream_id)
+        if frames is None:
+            frames = self._streams[stream_id] = deque(maxlen=self.max_frames)
+            while len(self._streams) > self.max_streams:
+                self._streams.popitem(last=False)
+        frames.append((seq, frame))
+
+    def replay(self, last_event_id: str) -> list[bytes] | None:
+        """Frames after ``last_event_id``, or None if that stream is not (or no longer) known."""
+        stream_id, _, seq_text = last_event_id.rpartition(":")
+        frames = self._streams.get(stream_id)
+        if frames is None or not seq_text.isdigit():
+            return None
+        seq = int(seq_text)
+        if frames and frames[0][0] > seq + 1:
+            return None  # the frames it missed are gone: say so rather than skip them
+        return [frame for n, frame in frames if n > seq]
+
+
+class SSERelay:
+    """Async iterator of SSE frames (``bytes``) for one model stream.
+
+    Reads the upstream stream on its own task (so heartbeats can be sent
+    while it is silent) through a bounded queue. ``aclose()`` — or any exit
+    from iteration, cancellation included — cancels the upstream at once.
+    """
+
+    def __init__(
+        self,
+        stream: ResponseStream,
+        *,
+        heartbeat: float = 15.0,
+        queue_size: int = 32,
+        resume: ResumeBuffer | None = None,
+        is_disconnected: Callable[[], bool] | None = None,
+        poll: float = 0.1,
+    ) -> None:
+        self._stream = stream
+        self._heartbeat = heartbeat
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._resume = resume
+        self._is_disconnected = is_disconnected
+        self._poll = poll if is_disconnected is not None else heartbeat
+        self.stream_id = f"s{next(_ids)}"
+        self._seq = 0
+        self._closed = False
+
+    def __aiter__(self) -> SSERelay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._read(), name="streamkit-sse-relay")
+        try:
+            item = await self._next_item()
+        except BaseException:
+            self._cancel()
+            raise
+        if item is _END:
+            self._closed = True
+            await self._task
+            raise StopAsyncIteration
+        frame: bytes = item
+        return frame
+
+    async def _next_item(self) -> Any:
+        loop = asyncio.get_running_loop()
+        silent_since = loop.time()
+        queue = self._queue
+        while True:
+            if not queue.empty():
+                return queue.get_nowait()
+            try:
+                async with asyncio.timeout(self._poll):
+                    return await queue.get()
+            except TimeoutError:
+                pass
+            if self._is_disconnected is not None and self._is_disconnected():
+                raise ConnectionResetError("the client went away")
+            if loop.time() - silent_since >= self._heartbeat:
+                return _KEEPALIVE
+
+    def _next_id(self) -> tuple[int, str]:
+        self._seq += 1
+        return self._seq, f"{self.stream_id}:{self._seq}"
+
+    async def _emit(self, event: str, data: Any) -> None:
+        seq, event_id = self._next_id()
+        frame = _frame(event, event_id, data)
+        if self._resume is not None:
+            self._resume.record(self.stream_id, seq, frame)
+        await self._queue.put(frame)
+
+    async def _read(self) -> None:
+        stream = self._stream
+        try:
+            async with stream:
+                async for event in stream.events():
+                    if isinstance(event, TextDelta):
+                        await self._emit("token", {"text": event.text})
+                    elif isinstance(event, ThinkingDelta):
+                        if event.text:
+                            await self._emit("thinking", {"text": event.text})
+                    elif isinstance(event, RefusalDelta):
+                        await self._emit("refusal", {"text": event.text})
+                    elif isinstance(event, ToolCallStart):
+                        await self._emit(
+                            "tool_call", {"index": event.call_index, "id": event.id, "name": event.name}
+                        )
+                    elif isinstance(event, ToolCallDelta):
+                        await self._emit(
+                            "tool_call_delta", {"index": event.call_index, "arguments": event.arguments}
+                        )
+                await self._emit("done", done_payload(stream.result))
+        except Exception as exc:
+            if not isinstance(exc, StreamkitError):
+                logger.exception("streamkit.web: the relayed stream failed")
+            await self._emit("error", safe_error(exc))
+        await self._queue.put(_END)
+
+    def _cancel(self) -> None:
+        self._closed = True
+        task = self._task
+        if task is not None and not task.done():
+            # Cancelling the reader cancels the upstream read, which closes the
+            # provider connection (and tells the handlers) right away.
+            task.cancel()
+
+    async def aclose(self) -> None:
+        """Stop relaying: cancel the upstream stream now."""
+        self._cancel()
+        task = self._task
+        if task is not None:
+            # Shielded and bounded: this often runs while a cancellation is
+            # being delivered, and the reader needs a moment to close upstream.
+            await asyncio.shield(asyncio.wait({task}, timeout=5.0))
+        else:
+            await self._stream.aclose()
+
+    async def __aenter__(self) -> SSERelay:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+def sse_events(
+    stream: ResponseStream,
+    *,
+    heartbeat: float = 15.0,
+    resume: ResumeBuffer | None = None,
+    last_event_id: str | None = None,
+) -> SSERelay | _Replay:
+    """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
+
+    Send :data:`SSE_HEADERS` with it (``media_type="text/event-stream"``
+    covers the first; add ``Cache-Control`` and ``X-Accel-Buffering``).
+    With ``resume`` and a ``last_event_id`` that it knows, the missed
+    frames are replayed instead and the new stream is not started.
+    """
+    if resume is not None and last_event_id:
+        frames = resume.replay(last_event_id)
+        if frames is not None:
+            return _Replay(frames, stream)
+    return SSERelay(stream, heartbeat=heartbeat, resume=resume)
+
+
+class _Replay:
+    """Frames from a :class:`ResumeBuffer`; the unneeded new stream is closed unopened."""
+
+    def __init__(self, frames: list[bytes], stream: ResponseStream) -> None:
+        self._frames = iter(frames)
+        self._stream = stream
+
+    def __aiter__(self) -> _Replay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        for frame in self._frames:
+            return frame
+        await self._stream.aclose()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def sse_response(
+    request: web.Request,
+    stream: ResponseStream,
+    *,
+    heartbeat: float = 15.0,
+    resume: ResumeBuffer | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    """Relay ``stream`` to an aiohttp.web client as SSE; returns the finished response.
+
+    Honours ``Last-Event-ID`` when ``resume`` is given. Returns when the
+    stream ends or the client goes away (the upstream is then cancelled).
+    """
+    response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
+    last_event_id = request.headers.get("Last-Event-ID")
+    transport = request.transport
+
+    def gone() -> bool:
+        return transport is None or transport.is_closing()
+
+    source: SSERelay | _Replay
+    replayed = resume.replay(last_event_id) if resume is not None and last_event_id else None
+    if replayed is not None:
+        source = _Replay(replayed, stream)
+    else:
+        source = SSERelay(stream, heartbeat=heartbeat, resume=resume, is_disconnected=gone)
+    try:
+        await response.prepare(request)
+        async for frame in source:
+            await response.write(frame)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; there is no one left to answer
+    finally:
+        # Whatever the exit (end, disconnect, cancellation): upstream stops now.
+        await source.aclose()
+    return response
