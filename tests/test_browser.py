@@ -1,0 +1,104 @@
+"""The web chat example in real headless Chromium, on 127.0.0.1.
+
+Types a prompt, watches the answer grow over several steps, sees the usage
+at the end; then presses Stop mid-stream and checks that the mock provider
+saw its connection closed. Saves a screenshot to artifacts/web_chat.png.
+
+Chromium comes from Debian's ``chromium`` package (``.ci/run`` installs it);
+in CI a missing browser is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from browser_cdp import Browser, find_chromium, in_ci
+
+from streamkit.testing import MockServer
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = find_chromium()
+
+if CHROMIUM is None and not in_ci():
+    pytest.skip("chromium is not installed here (CI installs it and runs this)", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def example(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "web_chat"))
+    sys.modules.pop("app", None)
+    module = importlib.import_module("app")
+    yield module
+    sys.modules.pop("app", None)
+
+
+@pytest.fixture
+async def site(example: Any, mock_server: MockServer) -> AsyncIterator[str]:
+    mock_server.responder = example.mock_responder(0.04)
+    runner = web.AppRunner(example.build_app(await example.make_models(mock_server)))
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Browser]:
+    assert CHROMIUM is not None, "CI must install Debian's chromium (see .ci/run)"
+    async with Browser(CHROMIUM) as browser:
+        yield browser
+
+
+async def test_answer_streams_progressively_and_usage_is_shown(site: str, page: Browser) -> None:
+    await page.goto(site)
+    await page.evaluate("document.getElementById('prompt').value = 'Write me a song about sparkling water.'")
+    await page.evaluate("document.getElementById('send').click()")
+    lengths: list[int] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 30
+    while loop.time() < end:
+        state = await page.evaluate("document.body.dataset.state || ''")
+        length = await page.evaluate("document.getElementById('answer').textContent.length")
+        if not lengths or length != lengths[-1]:
+            lengths.append(length)
+        if state == "done":
+            break
+        await asyncio.sleep(0.01)
+    assert await page.evaluate("document.body.dataset.state") == "done"
+    answer = await page.evaluate("document.getElementById('answer').textContent")
+    assert answer.startswith("Verse 1:\nBubbles rising")
+    growing = [n for n in lengths if 0 < n < len(answer)]
+    assert len(growing) >= 5, lengths  # seen mid-stream in several steps before the done event
+    usage = await page.evaluate("document.getElementById('usage').textContent")
+    assert "completion" in usage and "tokens" in usage and "?" not in usage
+    ttft = await page.evaluate("document.getElementById('ttft').textContent")
+    assert ttft.endswith(" ms")
+    await page.screenshot(ARTIFACTS / "web_chat.png")
+
+
+async def test_stop_aborts_and_the_provider_sees_the_disconnect(
+    site: str, page: Browser, mock_server: MockServer
+) -> None:
+    await page.goto(site)
+    await page.evaluate("document.getElementById('provider').value = 'anthropic'")
+    await page.evaluate("document.getElementById('send').click()")
+    await page.wait_for("document.getElementById('answer').textContent.length > 10")
+    await page.evaluate("document.getElementById('stop').click()")
+    await page.wait_for("document.body.dataset.state === 'stopped'")
+    assert await mock_server.wait_for_disconnect(2.0)
+    assert mock_server.requests[-1].path == "/v1/messages"
+    shown = await page.evaluate("document.getElementById('answer').textContent")
+    assert 10 < len(shown) < 200  # it stopped mid-answer
+    await page.screenshot(ARTIFACTS / "web_chat_stopped.png")
