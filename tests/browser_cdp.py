@@ -56,8 +56,12 @@ class Browser:
 
     async def __aenter__(self) -> Browser:
         self.proc = await asyncio.create_subprocess_exec(
-            self.executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            self.executable,
+            *FLAGS,
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         port_file = Path(self.profile) / "DevToolsActivePort"
         for _ in range(300):
@@ -106,7 +110,9 @@ class Browser:
                 return result
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result["result"].get("value")
