@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import aiohttp
@@ -50,9 +50,10 @@ from .transport import map_exception, retry_delay
 __all__ = ["ResponseStream"]
 
 _NEW, _OPEN, _DONE, _FAILED, _CLOSED, _RETRY = range(6)
-_TOKENS, _EVENTS, _DRAIN = 1, 2, 3
 
 T = TypeVar("T")
+_TOKENS, _EVENTS, _DRAIN = 1, 2, 3
+
 
 #: Sends the request once; takes the connect timeout.
 Opener = Callable[[float | None], Awaitable[aiohttp.ClientResponse]]
@@ -493,26 +494,23 @@ class ResponseStream:
             await self._handlers.error(error, self._run_id)
 
 
-class _EventIterator(Generic[T]):
-    """``stream.events()``: the typed events, through the same engine."""
+class _EventIterator:
+    """``stream.events()``: the typed events, through the same engine.
+
+    In events mode the stream's queue holds events instead of tokens, so
+    the stream's own ``__anext__`` serves them.
+    """
 
     __slots__ = ("_stream",)
 
     def __init__(self, stream: ResponseStream) -> None:
         self._stream = stream
 
-    def __aiter__(self) -> _EventIterator[T]:
+    def __aiter__(self) -> _EventIterator:
         return self
 
-    async def __anext__(self) -> Event:
-        stream = self._stream
-        out = stream._out
-        pos = stream._pos
-        if pos < len(out):
-            stream._pos = pos + 1
-            event: Event = out[pos]
-            return event
-        return await stream._refill()  # type: ignore[no-any-return]
+    def __anext__(self) -> Awaitable[Event]:
+        return self._stream.__anext__()  # type: ignore[return-value]
 
 
 _PHASE_MESSAGES = {

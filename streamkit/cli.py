@@ -91,18 +91,9 @@ async def _demo(args: argparse.Namespace) -> int:
         ttft = _FirstToken()
         callbacks = [StreamingStdOutCallbackHandler(), ttft]
 
-        _rule("OpenAI (completions), streaming=True, stdout handler")
         llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
         stack.push_async_callback(llm.aclose)
-        print('>>> await llm("Write me a song about sparkling water.")')
-        text = await llm("Write me a song about sparkling water.")
-        print(f"\n[returned a str of {len(text)} characters; first token after {_ms(ttft.first)}]")
-
-        _rule("OpenAI.generate(), token usage while streaming")
-        print('>>> result = await llm.generate(["Tell me a joke."])')
-        result = await llm.generate(["Tell me a joke."])
-        print()
-        _print_result(result)
+        await _seed_prompts(llm, ttft)
 
         _rule("ChatOpenAI, streaming=True, stdout handler")
         chat = ChatOpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
@@ -111,16 +102,9 @@ async def _demo(args: argparse.Namespace) -> int:
         message = await chat([HumanMessage(content="Write me a song about sparkling water.")])
         print(f"\n[returned {type(message).__name__}, usage {message.usage_metadata}]")
 
-        _rule("Anthropic, streaming=True, stdout handler")
         claude = Anthropic(streaming=True, callbacks=callbacks, temperature=0, **anthropic_opts)
         stack.push_async_callback(claude.aclose)
-        print('>>> await llm("Write me a song about sparkling water.")')
-        text = await claude("Write me a song about sparkling water.")
-        print(f"\n[returned a str of {len(text)} characters; first token after {_ms(ttft.first)}]")
-        print('>>> result = await llm.generate(["Tell me a joke."])')
-        result = await claude.generate(["Tell me a joke."])
-        print()
-        _print_result(result)
+        await _seed_prompts(claude, ttft)
 
         _rule("async for token in chat.stream(...)")
         print('>>> async for token in chat.stream([HumanMessage(content="Tell me a joke.")]):')
@@ -134,6 +118,20 @@ async def _demo(args: argparse.Namespace) -> int:
         usage = stream.result.llm_output["token_usage"] if stream.result.llm_output else {}
         print(f"\n[{tokens} tokens from {type(plain).__name__}; token_usage {usage}]")
     return 0
+
+
+async def _seed_prompts(llm: OpenAI | Anthropic, ttft: _FirstToken) -> None:
+    """The seed page's two prompt-model examples: a streamed song, then generate()."""
+    name = type(llm).__name__
+    _rule(f"{name}, streaming=True, stdout handler")
+    print('>>> await llm("Write me a song about sparkling water.")')
+    text = await llm("Write me a song about sparkling water.")
+    print(f"\n[returned a str of {len(text)} characters; first token after {_ms(ttft.first)}]")
+    _rule(f"{name}.generate(), token usage while streaming")
+    print('>>> result = await llm.generate(["Tell me a joke."])')
+    result = await llm.generate(["Tell me a joke."])
+    print()
+    _print_result(result)
 
 
 def _ms(seconds: float | None) -> str:
