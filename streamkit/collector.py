@@ -246,6 +246,8 @@ class Collector:
             additional["refusal"] = refusal
         if thinking is not None:
             additional["thinking"] = thinking
+            if choice.signature is not None:
+                additional["thinking_signature"] = choice.signature
         if choice.citations is not None:
             additional["citations"] = choice.citations
         if any(not call.complete for call in tool_calls):

@@ -23,8 +23,10 @@ Every error streamkit raises derives from :class:`StreamkitError`::
     │   └── ProtocolError                   the response broke the wire format
     │       └── IncompleteStreamError       the stream ended before its terminal marker
 
-Every error carries ``.partial_result``: an :class:`~streamkit.LLMResult`
-of what arrived before the failure (``None`` if nothing had). An in-stream
+Every error raised from a stream carries ``.partial_result``: an
+:class:`~streamkit.LLMResult` of what arrived before the failure (empty
+generations' text if nothing had; ``None`` only on errors raised before a
+stream existed, such as bad arguments). An in-stream
 error of a kind that also exists as an HTTP status (overloaded, rate limit)
 raises the same class either way, so one ``except`` handles both.
 

@@ -263,3 +263,28 @@ async def test_cumulative_usage_is_never_added(mock_server: MockServer) -> None:
     async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key="k") as chat:
         result = await chat.stream("hi").collect()
     assert result.token_usage == {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}
+
+
+async def test_signed_thinking_goes_back_with_the_tool_use_turn(mock_server: MockServer) -> None:
+    """Continuing a tool-use turn with thinking on needs the signed thinking block back."""
+    mock_server.enqueue(
+        MockResponse(
+            thinking="I need the weather tool",
+            tool_calls=[{"name": "get_weather", "args": {"city": "Oslo"}, "id": "t1"}],
+        ),
+        MockResponse(text="It is 5C in Oslo."),
+    )
+    async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key="k") as chat:
+        first = await chat("weather in Oslo?", tools=[{"name": "get_weather"}])
+        assert first.additional_kwargs["thinking_signature"] == "mock-signature"
+        await chat(
+            [HumanMessage(content="weather in Oslo?"), first, ToolMessage(content="5C", tool_call_id="t1")]
+        )
+    assistant = mock_server.requests[-1].json["messages"][1]
+    assert assistant == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "I need the weather tool", "signature": "mock-signature"},
+            {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo"}},
+        ],
+    }

@@ -608,7 +608,7 @@ def test_thinking_kept_out_of_text() -> None:
     assert gen.message.content == "Answer."
     assert info(gen)["thinking"] == "Let me think."
     assert info(gen)["thinking_signature"] == "sig=="
-    assert gen.message.additional_kwargs == {"thinking": "Let me think."}
+    assert gen.message.additional_kwargs == {"thinking": "Let me think.", "thinking_signature": "sig=="}
 
 
 def test_thinking_without_signature() -> None:

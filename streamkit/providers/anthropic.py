@@ -159,9 +159,15 @@ class AnthropicMapper(StreamMapper):
 
 
 def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
-    if not message.tool_calls:
+    thinking = message.additional_kwargs.get("thinking")
+    signature = message.additional_kwargs.get("thinking_signature")
+    if not message.tool_calls and not (thinking and signature):
         return message.content
     blocks: list[dict[str, Any]] = []
+    if thinking and signature:
+        # Anthropic requires the signed thinking block back when a tool-use
+        # turn with extended thinking is continued.
+        blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
