@@ -10,7 +10,15 @@ in it into streamkit events, each is fed to the collector and then to the
 handlers, and the tokens are queued for the consumer, who then takes them
 without any further ``await`` on the network. There is no task per stream
 and no task per token: everything runs on the consumer's own task, so
-cancelling that task cancels the stream, and nothing outlives it.
+cancelling that task cancels the stream, and nothing outlives it. (The one
+opt-in exception is a ``BackgroundHandler``, whose worker the stream owns
+and joins or cancels on every exit.)
+
+Retries live here, not in the transport, because only this object knows
+whether content has reached anyone: a retryable failure is retried with
+backoff while nothing was delivered, and raised with its partial result
+after. Deadlines (:mod:`streamkit.deadlines`) are checked around each
+network read with ``asyncio.timeout_at``: one timer per read, not per token.
 
 Lifecycle and closing policy:
 
