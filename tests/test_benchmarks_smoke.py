@@ -1,0 +1,56 @@
+"""The benchmark suite runs: ``python -m benchmarks --quick`` (see benchmarks/README.md).
+
+Checks only that it ran, that every contender's text matched the expected
+text, and that the output files were written. Never anything about speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_benchmark_runs_and_every_text_matches(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["mode"] == "quick"
+    assert doc["all_exact"] is True, doc["problems"]
+    scenarios = {s["key"]: s for s in doc["scenarios"]}
+    assert set(scenarios) == {"single", "concurrent", "ttft", "many", "linear"}
+    for key, scenario in scenarios.items():
+        assert scenario["rows"], key
+        for row in scenario["rows"]:
+            assert row["exact"], (key, row["provider"], row["contender"], row["problems"])
+            assert row["reps"] >= 1
+    # The floor and both streamkit styles ran on both providers' streams.
+    for key in ("single", "concurrent", "ttft"):
+        ran = {(r["provider"], r["contender"]) for r in scenarios[key]["rows"]}
+        for provider in ("openai", "anthropic"):
+            assert {(provider, "floor"), (provider, "sk-stream"), (provider, "sk-generate")} <= ran, key
+    assert {r["contender"] for r in scenarios["many"]["rows"]} >= {"sk-stream"}
+
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| Contender |" in markdown and "FAILED" not in markdown
+    assert "| Contender |" in proc.stdout  # the tables are printed too
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+    else:
+        assert "matplotlib is not installed" in proc.stderr
+        assert not (tmp_path / "chart.png").exists()
