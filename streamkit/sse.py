@@ -151,21 +151,31 @@ class SSEDecoder:
         return ServerSentEvent(data, name or "message", self.last_event_id, retry)
 
     def _process(self, lines: list[str]) -> list[ServerSentEvent]:
+        # The pending event lives in locals for the loop (this runs once per
+        # line of every stream) and is written back at the end.
         out: list[ServerSentEvent] = []
+        append = out.append
+        data = self._data
+        event = self._event
         for line in lines:
             if not line:
-                if self._data is not None:
-                    event = self._dispatch()
-                    if event is not None:
-                        out.append(event)
+                if data:
+                    retry = self._retry
+                    if retry is not None:
+                        self._retry = None
+                    append(ServerSentEvent(data, event or "message", self.last_event_id, retry))
                 else:
-                    self._event = None
+                    # No data (or a lone empty "data:", deliberately dropped:
+                    # WHATWG would dispatch it, no provider sends it, and no
+                    # consumer here could parse it).
                     self._retry = None
+                data = None
+                event = None
                 continue
             # The common case first: "data: {...}".
             if line.startswith("data:"):
                 value = line[6:] if line.startswith(" ", 5) else line[5:]
-                self._data = value if self._data is None else f"{self._data}\n{value}"
+                data = value if data is None else f"{data}\n{value}"
                 continue
             if line[0] == ":":
                 self.comments += 1
@@ -174,14 +184,16 @@ class SSEDecoder:
             if colon and value.startswith(" "):
                 value = value[1:]
             if name == "event":
-                self._event = value
+                event = value
             elif name == "data":  # "data" with no colon: an empty value
-                self._data = value if self._data is None else f"{self._data}\n{value}"
+                data = value if data is None else f"{data}\n{value}"
             elif name == "id" and "\x00" not in value:
                 self.last_event_id = value
             elif name == "retry" and value.isascii() and value.isdigit():
                 self._retry = int(value)
             # Unknown fields are ignored, as the spec says.
+        self._data = data
+        self._event = event
         return out
 
     @property

@@ -98,7 +98,7 @@ class _OpenAIMapper(StreamMapper):
         obj = loads(data)
         if not isinstance(obj, dict):
             return
-        if "error" in obj and obj["error"] is not None:
+        if obj.get("error") is not None:
             raise _stream_error(obj)
         if not self.started:
             self.started = True
@@ -133,7 +133,7 @@ class ChatMapper(_OpenAIMapper):
                     logprobs = choice.get("logprobs")
                     out.append(TextDelta(content, index, logprobs.get("content") if logprobs else None))
                 # Plain text chunks carry only "content"; anything else is rarer.
-                if len(delta) > (1 if "content" in delta else 0):
+                if content is None or len(delta) > 1:
                     self._rest(delta, index, out)
             finish = choice.get("finish_reason")
             if finish is not None:
