@@ -71,7 +71,9 @@ class ResponseStream:
     """One streamed response: ``async for token in stream``, then ``stream.result``.
 
     Raises typed :mod:`streamkit.errors` from iteration; errors after the
-    stream began carry ``.partial_result``.
+    stream began carry ``.partial_result``. With ``n > 1`` the tokens of
+    every choice arrive interleaved, in wire order; use ``events()`` (each
+    ``TextDelta`` has its choice ``index``) to tell them apart.
     """
 
     __slots__ = (
