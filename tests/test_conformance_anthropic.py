@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wire_replay import CHUNKINGS, USAGE_KEYS, check_reads, pieces, record_reads, replay, without_usage
 
 from streamkit import (
     Anthropic,
@@ -52,14 +52,11 @@ from streamkit.events import (
     Usage,
 )
 from streamkit.messages import HumanMessage
-from streamkit.providers.base import StreamMapper
 from streamkit.results import ChatGeneration, LLMResult
 from streamkit.sse import SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 
 WIRE = Path(__file__).parent / "fixtures" / "wire" / "anthropic"
-SEED = 20240926
-USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 # SHA-256 of each body as copied (byte-exact) from the shared fixture store;
 # they also stop anyone "fixing" a file (trailing newlines are the point).
@@ -197,62 +194,19 @@ ALL = _load()
 FIXTURES = [fx for fx in ALL if "error" not in fx.expected]  # complete messages
 (ERROR,) = [fx for fx in ALL if "error" in fx.expected]
 BY_NAME = {fx.name: fx for fx in ALL}
-CHUNKINGS: dict[str, dict[str, Any]] = {
-    "whole": {"chunk_size": None},
-    "random": {"random_chunks": SEED},
-    "1byte": {"chunk_size": 1},
-}
 
 
-def _pieces(body: bytes, chunking: str) -> list[bytes]:
-    """The pieces MockServer writes for a chunking (the same algorithm and seed as its random_chunks)."""
-    if chunking == "whole":
-        return [body]
-    if chunking == "1byte":
-        return [body[i : i + 1] for i in range(len(body))]
-    rng = random.Random(SEED)
-    pieces, pos = [], 0
-    while pos < len(body):
-        step = rng.randint(1, 64)
-        pieces.append(body[pos : pos + step])
-        pos += step
-    return pieces
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return record_reads(monkeypatch)
 
 
 CASES = [pytest.param(fx, chunking, id=f"{fx.name}-{chunking}") for fx in FIXTURES for chunking in CHUNKINGS]
 ERROR_CASES = [pytest.param(chunking, id=f"{ERROR.name}-{chunking}") for chunking in CHUNKINGS]
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record the size of every network read the decoder was fed.
-
-    ``MockServer`` yields to the loop after each piece it writes, so its
-    chunk sizes reach the client as separate reads; ``_check_reads`` checks
-    that they did (one ``StreamMapper.feed`` per network read).
-    """
-    sizes: list[int] = []
-    feed = StreamMapper.feed
-
-    def recording_feed(self: StreamMapper, chunk: bytes) -> Any:
-        sizes.append(len(chunk))
-        return feed(self, chunk)
-
-    monkeypatch.setattr(StreamMapper, "feed", recording_feed)
-    return sizes
-
-
-def _check_reads(sizes: list[int], body: bytes, chunking: str, requests: int) -> None:
-    """Every byte reached the decoder, in (about) the pieces the server wrote."""
-    assert sum(sizes) == requests * len(body)
-    if chunking != "whole":
-        # Allow for some coalescing; without the server's yields this is 1 or 2 reads per body.
-        assert len(sizes) >= requests * len(_pieces(body, chunking)) // 4
-        assert max(sizes) <= 4 * max(len(piece) for piece in _pieces(body, chunking))
-
-
 def _response(body: bytes, chunking: str) -> MockResponse:
-    return MockResponse(raw=body, **CHUNKINGS[chunking])
+    return replay(body, chunking)
 
 
 def _chat(server: MockServer, **kwargs: Any) -> ChatAnthropic:
@@ -383,11 +337,6 @@ def check_result(result: LLMResult, fx: Fixture, *, chat: bool = True) -> None:
     assert "tool_calls_incomplete" not in info
 
 
-def _without_usage(output: dict[str, Any] | None) -> dict[str, Any]:
-    assert output is not None
-    return {k: v for k, v in output.items() if k != "token_usage"}
-
-
 # -- the fixtures agree with themselves -----------------------------------------
 
 
@@ -447,7 +396,7 @@ async def test_generate(fx: Fixture, chunking: str, reads: list[int]) -> None:
             result = await chat.generate([MESSAGES])
         assert [(r.path, r.json["stream"]) for r in server.requests] == [("/v1/messages", True)]
         assert server.requests[0].headers["x-api-key"] == "test"
-    _check_reads(reads, fx.body, chunking, requests=1)
+    check_reads(reads, fx.body, chunking, requests=1)
     check_result(result, fx)
     assert result.run is not None and len(result.run) == 1
     assert recorder.tokens == fx.text_deltas()
@@ -468,7 +417,7 @@ async def test_stream_tokens(fx: Fixture, chunking: str, reads: list[int]) -> No
                 tokens = [token async for token in stream]
             assert stream.finished
             generated = await chat.generate([MESSAGES])
-    _check_reads(reads, fx.body, chunking, requests=2)
+    check_reads(reads, fx.body, chunking, requests=2)
 
     # One token per non-empty text_delta, in wire order; thinking is never a token.
     assert tokens == fx.text_deltas()
@@ -488,7 +437,7 @@ async def test_stream_tokens(fx: Fixture, chunking: str, reads: list[int]) -> No
     assert streamed.run[0].run_id != generated.run[0].run_id
     assert streamed.generations == generated.generations
     assert streamed.llm_output == generated.llm_output
-    assert _without_usage(streamed.llm_output) == {
+    assert without_usage(streamed.llm_output) == {
         "model_name": fx.expected["model"],
         "id": fx.expected["id"],
     }
@@ -503,7 +452,7 @@ async def test_events(fx: Fixture, chunking: str, reads: list[int]) -> None:
             stream = chat.stream(MESSAGES)
             async with stream:
                 events = [event async for event in stream.events()]
-    _check_reads(reads, fx.body, chunking, requests=1)
+    check_reads(reads, fx.body, chunking, requests=1)
 
     assert isinstance(events[0], MessageStart)
     starts = [e for e in events if isinstance(e, MessageStart)]
@@ -562,7 +511,7 @@ async def test_prompt_model(fx: Fixture, chunking: str, reads: list[int]) -> Non
                 tokens = [token async for token in stream]
             text = await llm(PROMPT)
         assert server.requests[0].json["messages"] == [{"role": "user", "content": PROMPT}]
-    _check_reads(reads, fx.body, chunking, requests=2)
+    check_reads(reads, fx.body, chunking, requests=2)
     assert tokens == fx.text_deltas()
     assert recorder.tokens == tokens + tokens
     assert text == fx.text()
@@ -582,10 +531,10 @@ def test_sse_decoder_sees_every_event(fx: Fixture, chunking: str) -> None:
     Over sockets a lost unterminated ``message_stop`` shows as an
     ``IncompleteStreamError``; here the decoder itself is checked.
     """
-    pieces = _pieces(fx.body, chunking)
-    assert b"".join(pieces) == fx.body
+    written = pieces(fx.body, chunking)
+    assert b"".join(written) == fx.body
     decoder = SSEDecoder()
-    fed = [event for piece in pieces for event in decoder.feed(piece)]
+    fed = [event for piece in written for event in decoder.feed(piece)]
     flushed = decoder.finish()
     assert [(e.event, e.data) for e in fed + flushed] == fx.frames
     unterminated = fx.expected["final_event_unterminated"]
@@ -619,7 +568,7 @@ async def test_error_event_raises_overloaded(chunking: str, reads: list[int]) ->
             with pytest.raises(OverloadedError) as generated:
                 await chat.generate([MESSAGES])
         assert len(server.requests) == 2
-    _check_reads(reads, ERROR.body, chunking, requests=2)
+    check_reads(reads, ERROR.body, chunking, requests=2)
 
     err = info.value
     _check_overloaded(err)
@@ -715,7 +664,7 @@ async def test_error_event_after_text_keeps_the_partial_text(chunking: str, read
                         tokens.append(token)
         assert len(server.requests) == 1
     assert recorder.retries == []
-    _check_reads(reads, body, chunking, requests=1)
+    check_reads(reads, body, chunking, requests=1)
     err = info.value
     _check_overloaded(err)
     assert recorder.errors == [err] and recorder.errors[0] is err
@@ -744,7 +693,7 @@ async def test_stream_cut_before_message_stop(fx: Fixture, chunking: str, reads:
                 async with chat.stream(MESSAGES) as stream:
                     async for token in stream:
                         tokens.append(token)
-    _check_reads(reads, body, chunking, requests=1)
+    check_reads(reads, body, chunking, requests=1)
     err = info.value
     assert "message_stop" in str(err) and err.retryable
     assert recorder.errors == [err] and recorder.errors[0] is err
@@ -808,7 +757,7 @@ async def test_stream_cut_inside_an_event(cut: Any, text: str, chunking: str, re
             with pytest.raises(IncompleteStreamError) as info:
                 await chat.generate([MESSAGES])
         assert len(server.requests) == 1  # text was delivered (to the handler): never retried
-    _check_reads(reads, body, chunking, requests=1)
+    check_reads(reads, body, chunking, requests=1)
     err = info.value
     assert err.retryable and recorder.retries == []
     assert recorder.errors == [err] and recorder.errors[0] is err

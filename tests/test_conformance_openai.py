@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wire_replay import CHUNKINGS, USAGE_KEYS, check_reads, pieces, record_reads, replay, without_usage
 
 from streamkit import ChatOpenAI, OpenAI
 from streamkit.events import Finish, MessageStart, RefusalDelta, TextDelta, ToolCallStart, Usage
 from streamkit.messages import HumanMessage
-from streamkit.providers.base import StreamMapper
 from streamkit.results import ChatGeneration, LLMResult
 from streamkit.sse import SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 
 WIRE = Path(__file__).parent / "fixtures" / "wire"
-SEED = 20240926
-USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 # SHA-256 of each body. The openai_chat ones are also the names of the source
 # files (openai-python's inline-snapshot stores ``<sha256>.bin``), so these
@@ -118,61 +115,18 @@ def _load() -> list[Fixture]:
 
 
 FIXTURES = _load()
-CHUNKINGS: dict[str, dict[str, Any]] = {
-    "whole": {"chunk_size": None},
-    "random": {"random_chunks": SEED},
-    "1byte": {"chunk_size": 1},
-}
 
 
-def _pieces(body: bytes, chunking: str) -> list[bytes]:
-    """The pieces MockServer writes for a chunking (the same algorithm and seed as its random_chunks)."""
-    if chunking == "whole":
-        return [body]
-    if chunking == "1byte":
-        return [body[i : i + 1] for i in range(len(body))]
-    rng = random.Random(SEED)
-    pieces, pos = [], 0
-    while pos < len(body):
-        step = rng.randint(1, 64)
-        pieces.append(body[pos : pos + step])
-        pos += step
-    return pieces
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return record_reads(monkeypatch)
 
 
 CASES = [pytest.param(fx, chunking, id=f"{fx.name}-{chunking}") for fx in FIXTURES for chunking in CHUNKINGS]
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record the size of every network read the decoder was fed.
-
-    ``MockServer`` yields to the loop after each piece it writes, so its
-    chunk sizes reach the client as separate reads; ``_check_reads`` checks
-    that they did (one ``StreamMapper.feed`` per network read).
-    """
-    sizes: list[int] = []
-    feed = StreamMapper.feed
-
-    def recording_feed(self: StreamMapper, chunk: bytes) -> Any:
-        sizes.append(len(chunk))
-        return feed(self, chunk)
-
-    monkeypatch.setattr(StreamMapper, "feed", recording_feed)
-    return sizes
-
-
-def _check_reads(sizes: list[int], fx: Fixture, chunking: str, requests: int) -> None:
-    """Every byte reached the decoder, in (about) the pieces the server wrote."""
-    assert sum(sizes) == requests * len(fx.body)
-    if chunking != "whole":
-        # Allow for some coalescing; without the yields this is 1 or 2 reads per body.
-        assert len(sizes) >= requests * len(_pieces(fx.body, chunking)) // 4
-        assert max(sizes) <= 4 * max(len(piece) for piece in _pieces(fx.body, chunking))
-
-
 def _response(fx: Fixture, chunking: str) -> MockResponse:
-    return MockResponse(raw=fx.body, **CHUNKINGS[chunking])
+    return replay(fx.body, chunking)
 
 
 def _model(fx: Fixture, server: MockServer) -> ChatOpenAI | OpenAI:
@@ -295,11 +249,6 @@ def _check_completion(generation: Any, fx: Fixture) -> None:
             assert len(logprobs[key]) == len(tokens), key
 
 
-def _without_usage(output: dict[str, Any] | None) -> dict[str, Any]:
-    assert output is not None
-    return {k: v for k, v in output.items() if k != "token_usage"}
-
-
 # -- the tests ---------------------------------------------------------------
 
 
@@ -325,7 +274,7 @@ async def test_generate(fx: Fixture, chunking: str, reads: list[int]) -> None:
             result = await llm.generate([_prompt(fx)])
         assert len(server.requests) == 1
         assert server.requests[0].json["stream"] is True
-    _check_reads(reads, fx, chunking, requests=1)
+    check_reads(reads, fx.body, chunking, requests=1)
     check_result(result, fx)
     assert result.run is not None and len(result.run) == 1
     assert result.token_usage == (fx.expected["usage"] or {})
@@ -343,7 +292,7 @@ async def test_stream_tokens(fx: Fixture, chunking: str, reads: list[int]) -> No
             assert stream.finished
             generated = await llm.generate([_prompt(fx)])
         assert [r.json["stream"] for r in server.requests] == [True, True]
-    _check_reads(reads, fx, chunking, requests=2)
+    check_reads(reads, fx.body, chunking, requests=2)
 
     # One token per non-empty content delta, in wire order (all choices: the
     # token iterator does not separate them; n=1 except for n3_multiple_choices).
@@ -359,7 +308,7 @@ async def test_stream_tokens(fx: Fixture, chunking: str, reads: list[int]) -> No
     assert streamed.run[0].run_id == stream.run_id
     assert streamed.run[0].run_id != generated.run[0].run_id
     assert streamed.generations == generated.generations
-    assert _without_usage(streamed.llm_output) == _without_usage(generated.llm_output)
+    assert without_usage(streamed.llm_output) == without_usage(generated.llm_output)
     assert streamed.llm_output == generated.llm_output
 
 
@@ -372,7 +321,7 @@ async def test_events(fx: Fixture, chunking: str, reads: list[int]) -> None:
             stream = llm.stream(_prompt(fx))
             async with stream:
                 events = [event async for event in stream.events()]
-    _check_reads(reads, fx, chunking, requests=1)
+    check_reads(reads, fx.body, chunking, requests=1)
 
     text_deltas = [e for e in events if isinstance(e, TextDelta)]
     raw_deltas = fx.content_deltas()
@@ -429,10 +378,10 @@ def test_sse_decoder_sees_every_event(fx: Fixture, chunking: str) -> None:
     Over sockets a lost unterminated ``[DONE]`` (logprobs_azure) would go
     unnoticed, since every choice has finished by then; here it cannot.
     """
-    pieces = _pieces(fx.body, chunking)
-    assert b"".join(pieces) == fx.body
+    written = pieces(fx.body, chunking)
+    assert b"".join(written) == fx.body
     decoder = SSEDecoder()
-    fed = [event for piece in pieces for event in decoder.feed(piece)]
+    fed = [event for piece in written for event in decoder.feed(piece)]
     flushed = decoder.finish()
     assert [e.data for e in fed + flushed] == fx.payloads
     assert {e.event for e in fed + flushed} == {"message"}

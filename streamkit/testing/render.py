@@ -145,6 +145,22 @@ def _anthropic_usage(answer: Answer) -> tuple[dict[str, int], int]:
     ]
 
 
+def _anthropic_block(
+    index: int, block: dict[str, Any], deltas: list[tuple[dict[str, Any], bool]]
+) -> Iterator[tuple[bytes, bool]]:
+    """One content block: its start, its deltas (flagged when they carry a token), its stop."""
+    yield (
+        sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"),
+        False,
+    )
+    for delta, is_token in deltas:
+        yield (
+            sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+            is_token,
+        )
+    yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
+
+
 def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
     """A Messages API stream, with the event names and a ping as the real API sends."""
     start_usage, output_tokens = _anthropic_usage(answer)
@@ -160,53 +176,16 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
     }
     yield sse({"type": "message_start", "message": message}, "message_start"), False
     yield sse({"type": "ping"}, "ping"), False
-    index = 0
+    blocks: list[tuple[dict[str, Any], list[tuple[dict[str, Any], bool]]]] = []
     if answer.thinking:
-        yield (
-            sse(
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "thinking", "thinking": ""},
-                },
-                "content_block_start",
-            ),
-            False,
-        )
-        for piece in answer.thinking:
-            delta = {"type": "thinking_delta", "thinking": piece}
-            yield (
-                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
-                True,
-            )
-        delta = {"type": "signature_delta", "signature": "mock-signature"}
-        yield (
-            sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
-            False,
-        )
-        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
-        index += 1
+        deltas = [({"type": "thinking_delta", "thinking": piece}, True) for piece in answer.thinking]
+        deltas.append(({"type": "signature_delta", "signature": "mock-signature"}, False))
+        blocks.append(({"type": "thinking", "thinking": ""}, deltas))
     tokens = answer.token_lists[0] if answer.token_lists else []
     if tokens:
-        yield (
-            sse(
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "text", "text": ""},
-                },
-                "content_block_start",
-            ),
-            False,
+        blocks.append(
+            ({"type": "text", "text": ""}, [({"type": "text_delta", "text": t}, True) for t in tokens])
         )
-        for token in tokens:
-            delta = {"type": "text_delta", "text": token}
-            yield (
-                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
-                True,
-            )
-        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
-        index += 1
     for i, call in enumerate(answer.tool_calls):
         block = {
             "type": "tool_use",
@@ -214,28 +193,14 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
             "name": call["name"],
             "input": {},
         }
-        yield (
-            sse(
-                {"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"
-            ),
-            False,
-        )
-        for fragment in ["", *_split_args(json.dumps(call.get("args", {})))]:
-            delta = {"type": "input_json_delta", "partial_json": fragment}
-            yield (
-                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
-                True,
-            )
-        yield sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False
-        index += 1
+        # As the real API does: the first fragment is empty, the JSON follows in pieces.
+        fragments = ["", *_split_args(json.dumps(call.get("args", {})))]
+        blocks.append((block, [({"type": "input_json_delta", "partial_json": f}, True) for f in fragments]))
+    for index, (block, deltas) in enumerate(blocks):
+        yield from _anthropic_block(index, block, deltas)
     stop: dict[str, Any] = {"stop_reason": answer.finish_reason, "stop_sequence": None}
-    yield (
-        sse(
-            {"type": "message_delta", "delta": stop, "usage": {"output_tokens": output_tokens}},
-            "message_delta",
-        ),
-        False,
-    )
+    usage = {"output_tokens": output_tokens}
+    yield sse({"type": "message_delta", "delta": stop, "usage": usage}, "message_delta"), False
     yield sse({"type": "message_stop"}, "message_stop"), False
 
 
