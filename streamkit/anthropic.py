@@ -53,7 +53,7 @@ class Anthropic(_AnthropicSettings, PromptModel):
 
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         messages: Sequence[BaseMessage] = [HumanMessage(content=request)]
-        return self._provider.build(messages, params, stream)  # type: ignore[attr-defined,no-any-return]
+        return self._provider.build(messages, params, stream)
 
 
 class ChatAnthropic(_AnthropicSettings, ChatModel):

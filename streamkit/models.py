@@ -275,7 +275,7 @@ class StreamingModel(BaseModel):
     ) -> ResponseStream:
         run_id = uuid4()
         transport = self.transport
-        path = self._path
+        path = self._provider.path
 
         def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
             return transport.post(path, body, connect_timeout=connect_timeout)
@@ -293,14 +293,9 @@ class StreamingModel(BaseModel):
             max_retries=settings[1],
         )
 
-    @property
-    def _path(self) -> str:
-        return getattr(self._provider, "path", "")
-
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         """The provider's request body for one prompt or conversation."""
-        body: dict[str, Any] = self._provider.build(request, params, stream)  # type: ignore[attr-defined]
-        return body
+        return self._provider.build(request, params, stream)
 
     async def _generate_streams(
         self, streams: list[ResponseStream], max_concurrency: int | None
@@ -447,8 +442,7 @@ class ChatModel(StreamingModel):
         return params
 
     def _tools_to_wire(self, specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
-        wire: dict[str, Any] = self._provider.tools_to_wire(specs, choice)  # type: ignore[attr-defined]
-        return wire
+        return self._provider.tools_to_wire(specs, choice)
 
     def _messages(self, messages: Any, where: str) -> list[BaseMessage]:
         if isinstance(messages, str):

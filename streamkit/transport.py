@@ -26,7 +26,6 @@ from .errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
-    ProtocolError,
     status_error,
 )
 
@@ -219,10 +218,3 @@ def _close_connector(session: aiohttp.ClientSession) -> None:
     # loop (RuntimeError) took the sockets with it already.
     with contextlib.suppress(RuntimeError):
         connector._close()
-
-
-def check_json_content(resp: aiohttp.ClientResponse) -> None:
-    """Raise ProtocolError if a response that must be JSON is not."""
-    if "json" not in resp.content_type:
-        resp.close()
-        raise ProtocolError(f"expected a JSON response, got content type {resp.content_type!r}")

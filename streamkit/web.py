@@ -308,6 +308,7 @@ def sse_events(
     heartbeat: float = 15.0,
     resume: ResumeBuffer | None = None,
     last_event_id: str | None = None,
+    is_disconnected: Callable[[], bool] | None = None,
 ) -> SSERelay | _Replay:
     """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
 
@@ -320,7 +321,7 @@ def sse_events(
         frames = resume.replay(last_event_id)
         if frames is not None:
             return _Replay(frames, stream)
-    return SSERelay(stream, heartbeat=heartbeat, resume=resume)
+    return SSERelay(stream, heartbeat=heartbeat, resume=resume, is_disconnected=is_disconnected)
 
 
 class _Replay:
@@ -357,18 +358,18 @@ async def sse_response(
     stream ends or the client goes away (the upstream is then cancelled).
     """
     response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
-    last_event_id = request.headers.get("Last-Event-ID")
     transport = request.transport
 
     def gone() -> bool:
         return transport is None or transport.is_closing()
 
-    source: SSERelay | _Replay
-    replayed = resume.replay(last_event_id) if resume is not None and last_event_id else None
-    if replayed is not None:
-        source = _Replay(replayed, stream)
-    else:
-        source = SSERelay(stream, heartbeat=heartbeat, resume=resume, is_disconnected=gone)
+    source = sse_events(
+        stream,
+        heartbeat=heartbeat,
+        resume=resume,
+        last_event_id=request.headers.get("Last-Event-ID"),
+        is_disconnected=gone,
+    )
     try:
         await response.prepare(request)
         async for frame in source:

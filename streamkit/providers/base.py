@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from ..errors import IncompleteStreamError, ProtocolError, StreamkitError
+from ..errors import IncompleteStreamError, InvalidArgumentError, ProtocolError, StreamkitError
 from ..events import Event
 from ..sse import ServerSentEvent, SSEDecoder
+from ..tools import ToolSpec
 
 __all__ = ["Provider", "StreamMapper", "loads"]
 
@@ -103,6 +104,18 @@ class Provider(ABC):
     name: str = ""
     #: True when results are ChatGenerations with AIMessages.
     chat: bool = False
+    #: The request path, appended to the model's ``base_url``.
+    path: str = ""
+
+    @abstractmethod
+    def build(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """The JSON body for one prompt (str) or conversation (list of messages)."""
+
+    def tools_to_wire(self, specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """The provider's ``tools``/``tool_choice`` request fields."""
+        if specs or choice is not None:
+            raise InvalidArgumentError(f"{type(self).__name__} does not support tools")
+        return {}
 
     @abstractmethod
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
