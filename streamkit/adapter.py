@@ -50,9 +50,10 @@ from .callbacks.manager import HandlerSet
 from .collector import Collector
 from .deadlines import Timeouts
 from .errors import APIError, APITimeoutError, StreamAbandoned, StreamkitError, StreamStateError
-from .events import Event, MessageStart, TextDelta, Usage
+from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
+from .messages import AIMessage
 from .providers.base import Provider, StreamMapper, loads
-from .results import LLMResult
+from .results import ChatGeneration, Generation, LLMResult
 from .transport import map_exception, retry_delay
 
 __all__ = ["ResponseStream"]
@@ -137,7 +138,7 @@ class ResponseStream:
         self._progress = 0.0  # ... of the last progress (idle counts from it)
         self._delivered = False  # has any content reached handlers or the consumer?
         self._deferred: StreamkitError | None = None  # raised once the tokens before it are taken
-        self._collector = Collector(chat=provider.chat if chat is None else chat, run_id=run_id)
+        self._collector = self._new_collector(provider.chat if chat is None else chat)
         self._mapper: StreamMapper | None = None
         self._resp: aiohttp.ClientResponse | None = None
         self._content: aiohttp.StreamReader | None = None
@@ -171,7 +172,7 @@ class ResponseStream:
     @property
     def partial_result(self) -> LLMResult:
         """What has arrived so far, as an ``LLMResult`` (available at any time)."""
-        return self._result or self._collector.result()
+        return self._result or self._partial()
 
     @property
     def text(self) -> str:
@@ -227,7 +228,7 @@ class ResponseStream:
         if started:
             abandoned = StreamAbandoned(
                 "the consumer stopped reading before the end of the stream",
-                partial_result=self._collector.result(),
+                partial_result=self._partial(),
             )
             await self._notify_error(abandoned)
 
@@ -252,6 +253,27 @@ class ResponseStream:
             self._handlers.cancel()
 
     # -- the engine ----------------------------------------------------
+
+    def _new_collector(self, chat: bool) -> Collector:
+        return Collector(chat=chat, run_id=self._run_id, model_provider=self._provider.model_provider or None)
+
+    def _partial(self) -> LLMResult:
+        """The result so far, for an error or an abandoned stream: never raises.
+
+        The mappers only emit values of the right types, so building the
+        result cannot fail; should it anyway, the text received is still
+        returned rather than a second error that would hide the first.
+        """
+        try:
+            return self._collector.result()
+        except Exception:
+            text = self._collector.text()
+            generation = (
+                ChatGeneration(message=AIMessage(content=text))
+                if self._collector.chat
+                else Generation(text=text)
+            )
+            return LLMResult(generations=[[generation]], llm_output=None)
 
     def _claim(self, mode: int) -> None:
         if self._state in (_DONE, _FAILED, _CLOSED) and not (mode == _DRAIN and self._state == _DONE):
@@ -311,6 +333,9 @@ class ResponseStream:
             content = self._content
             mapper = self._mapper
             assert content is not None and mapper is not None
+            if mapper.terminal:  # the marker came with tokens the consumer now has
+                await self._finish()
+                return
             if self._has_deadline:
                 chunk = await self._deadline_read(content)
             else:
@@ -331,6 +356,13 @@ class ResponseStream:
                         self._deferred = error
                         return
                     raise error
+                if mapper.terminal and not self._out:
+                    # The terminal marker ([DONE], message_stop) ends the
+                    # answer: done now, whatever the connection does next
+                    # (held open, aborted without its last chunk, garbage).
+                    # With tokens to hand over, they go first; the next
+                    # step finishes without reading.
+                    await self._finish()
             else:
                 await self._finish()
         elif state == _NEW:
@@ -406,7 +438,7 @@ class ResponseStream:
             return False  # the wait alone would overrun the call's total deadline
         self._close_response()
         self._mapper = None
-        self._collector = Collector(chat=self._collector.chat, run_id=self._run_id)
+        self._collector = self._new_collector(self._collector.chat)
         self._state = _RETRY
         await self._handlers.call("on_retry", error, attempt=self._attempt, delay=delay, run_id=self._run_id)
         await asyncio.sleep(delay)
@@ -425,9 +457,13 @@ class ResponseStream:
             # Until content arrives a failure may still be retried silently;
             # from here on the user has seen something, so never again.
             for event in events:
-                if event.__class__ is not MessageStart and event.__class__ is not Usage:
-                    self._delivered = True
-                    break
+                cls = event.__class__
+                if cls is MessageStart or cls is Usage:
+                    continue
+                if isinstance(event, ContentBlock) and event.block is None:
+                    continue  # a block begins: no content yet
+                self._delivered = True
+                break
         if mode == _EVENTS:
             out.extend(events)
         for event in events:
@@ -444,17 +480,25 @@ class ResponseStream:
     async def _finish(self) -> None:
         mapper = self._mapper
         assert mapper is not None
-        events = mapper.finish()
-        if events:
-            await self._process(events)
-        if mapper.error is not None:
-            raise mapper.error
+        if not mapper.terminal:  # the end of the body
+            events = mapper.finish()
+            if events:
+                await self._process(events)
+            if mapper.error is not None:
+                raise mapper.error
         mapper.check_complete(self._collector.finished)
         resp = self._resp
+        content = self._content
         self._resp = None
+        self._content = None
         if resp is not None:
-            # Body read to EOF: the connection is clean and goes back to the pool.
-            resp.release()
+            if content is not None and content.at_eof():
+                # Body read to EOF: the connection is clean and goes back to the pool.
+                resp.release()
+            else:
+                # Done at the terminal marker with the body not over: close
+                # rather than wait for (or pool) a connection in an unknown state.
+                resp.close()
         self._complete()
         await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
 
@@ -477,7 +521,7 @@ class ResponseStream:
         self._close_response()
         if was_done:
             return  # on_llm_end itself failed: the result stands
-        partial = self._collector.result()
+        partial = self._partial()
         if isinstance(exc, StreamkitError):
             if exc.partial_result is None:
                 exc.partial_result = partial

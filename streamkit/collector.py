@@ -12,11 +12,12 @@ validation happens once, on the result, never per delta.
 from __future__ import annotations
 
 import json
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 from uuid import UUID
 
 from .events import (
     Citation,
+    ContentBlock,
     Event,
     Finish,
     MessageStart,
@@ -32,6 +33,8 @@ from .results import ChatGeneration, Generation, LLMResult, RunInfo
 
 __all__ = ["Collector"]
 
+T = TypeVar("T")
+
 
 class _ToolCallState:
     __slots__ = ("id", "name", "parts")
@@ -44,6 +47,7 @@ class _ToolCallState:
 
 class _Choice:
     __slots__ = (
+        "blocks",
         "citations",
         "finish_reason",
         "finished",
@@ -67,6 +71,10 @@ class _Choice:
         self.finished = False
         self.tool_calls: dict[int, _ToolCallState] = {}
         self.citations: list[dict[str, Any]] | None = None
+        #: Content blocks in wire order (providers that send them): each is
+        #: [kind, whole block or None, text start, thinking start,
+        #: citation start, tool-call ordinal, signature].
+        self.blocks: list[list[Any]] | None = None
 
     def add_logprobs(self, logprobs: Any) -> None:
         if isinstance(logprobs, list):
@@ -89,11 +97,23 @@ class _Choice:
 class Collector:
     """Builds the result of one request (one prompt, ``n`` choices)."""
 
-    __slots__ = ("_choices", "chat", "extra", "model", "response_id", "run_id", "texts", "usage")
+    __slots__ = (
+        "_choices",
+        "chat",
+        "extra",
+        "model",
+        "model_provider",
+        "response_id",
+        "run_id",
+        "texts",
+        "usage",
+    )
 
-    def __init__(self, *, chat: bool, run_id: UUID | None = None) -> None:
+    def __init__(self, *, chat: bool, run_id: UUID | None = None, model_provider: str | None = None) -> None:
         self.chat = chat
         self.run_id = run_id
+        #: LangChain's ``response_metadata["model_provider"]`` (``openai``, ``anthropic``).
+        self.model_provider = model_provider
         self.model: str | None = None
         self.response_id: str | None = None
         self.extra: dict[str, Any] = {}
@@ -124,11 +144,14 @@ class Collector:
             if self.usage is None:
                 self.usage = event
             else:
+                old = self.usage
                 self.usage = Usage(
-                    prompt_tokens=_last(event.prompt_tokens, self.usage.prompt_tokens),
-                    completion_tokens=_last(event.completion_tokens, self.usage.completion_tokens),
+                    prompt_tokens=_last(event.prompt_tokens, old.prompt_tokens),
+                    completion_tokens=_last(event.completion_tokens, old.completion_tokens),
                     total_tokens=event.total_tokens,
-                    details={**self.usage.details, **event.details},
+                    details={**old.details, **event.details},
+                    input_token_details=_last(event.input_token_details, old.input_token_details),
+                    output_token_details=_last(event.output_token_details, old.output_token_details),
                 )
         elif isinstance(event, Finish):
             choice = self._choice(event.index)
@@ -136,11 +159,14 @@ class Collector:
             if event.reason is not None:
                 choice.finish_reason = event.reason
         elif isinstance(event, MessageStart):
-            if event.model is not None:
+            # The first non-empty value of each field wins (Azure's first
+            # chunk has empty ones; later chunks repeat the real ones).
+            if self.model is None and event.model:
                 self.model = event.model
-            if event.id is not None:
+            if self.response_id is None and event.id:
                 self.response_id = event.id
-            self.extra.update(event.extra)
+            for key, value in event.extra.items():
+                self.extra.setdefault(key, value)
         elif isinstance(event, ToolCallStart):
             choice = self._choice(event.index)
             state = choice.tool_calls.get(event.call_index)
@@ -169,11 +195,28 @@ class Collector:
             choice.thinking.append(event.text)
             if event.signature is not None:
                 choice.signature = event.signature
+                if choice.blocks and choice.blocks[-1][0] == "thinking":
+                    choice.blocks[-1][6] = event.signature
         elif isinstance(event, Citation):
             choice = self._choice(event.index)
             if choice.citations is None:
                 choice.citations = []
             choice.citations.append(event.citation)
+        elif isinstance(event, ContentBlock):
+            choice = self._choice(event.index)
+            if choice.blocks is None:
+                choice.blocks = []
+            choice.blocks.append(
+                [
+                    event.kind,
+                    event.block,
+                    len(choice.text),
+                    len(choice.thinking or ()),
+                    len(choice.citations or ()),
+                    len(choice.tool_calls),
+                    None,
+                ]
+            )
         else:
             assert_never(event)
 
@@ -255,27 +298,68 @@ class Collector:
         metadata: dict[str, Any] = {"finish_reason": choice.finish_reason, "model_name": self.model}
         if self.response_id is not None:
             metadata["id"] = self.response_id
+        if self.model_provider is not None:
+            metadata["model_provider"] = self.model_provider
         message = AIMessage(
             content=text,
             tool_calls=tool_calls,
             additional_kwargs=additional,
             response_metadata=metadata,
-            usage_metadata=(
-                {
-                    "input_tokens": usage["prompt_tokens"],
-                    "output_tokens": usage["completion_tokens"],
-                    "total_tokens": usage["total_tokens"],
-                }
-                if usage
-                else None
-            ),
+            usage_metadata=self._usage_metadata(usage),
+            content_blocks=_blocks(choice, tool_calls) if choice.blocks is not None else None,
             id=self.response_id,
         )
         return ChatGeneration(text=text, message=message, generation_info=info)
 
+    def _usage_metadata(self, usage: dict[str, Any]) -> dict[str, Any] | None:
+        """LangChain's ``usage_metadata``: totals, with cache and reasoning breakdowns if known."""
+        if not usage:
+            return None
+        metadata: dict[str, Any] = {
+            "input_tokens": usage["prompt_tokens"],
+            "output_tokens": usage["completion_tokens"],
+            "total_tokens": usage["total_tokens"],
+        }
+        event = self.usage
+        if event is not None and event.input_token_details:
+            metadata["input_token_details"] = dict(event.input_token_details)
+        if event is not None and event.output_token_details:
+            metadata["output_token_details"] = dict(event.output_token_details)
+        return metadata
 
-def _last(new: int | None, old: int | None) -> int | None:
+
+def _last(new: T | None, old: T | None) -> T | None:
     return old if new is None else new
+
+
+def _blocks(choice: _Choice, calls: list[ToolCall]) -> list[dict[str, Any]]:
+    """The content blocks in wire order, rebuilt from the parts each one spans."""
+    records = choice.blocks or []
+    thinking = choice.thinking or []
+    citations = choice.citations or []
+    ends = [*records[1:], None]
+    out: list[dict[str, Any]] = []
+    for record, following in zip(records, ends, strict=True):
+        kind, whole, text_at, thinking_at, citation_at, call_at, signature = record
+        if whole is not None:
+            out.append(whole)
+        elif kind == "text":
+            text_end = following[2] if following else len(choice.text)
+            block: dict[str, Any] = {"type": "text", "text": "".join(choice.text[text_at:text_end])}
+            cited = citations[citation_at : following[4] if following else len(citations)]
+            if cited:
+                block["citations"] = cited
+            out.append(block)
+        elif kind == "thinking":
+            thinking_end = following[3] if following else len(thinking)
+            block = {"type": "thinking", "thinking": "".join(thinking[thinking_at:thinking_end])}
+            if signature is not None:
+                block["signature"] = signature
+            out.append(block)
+        elif kind == "tool_use" and call_at < len(calls):
+            call = calls[call_at]
+            out.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
+    return out
 
 
 def _has_content(choice: _Choice) -> bool:
@@ -283,13 +367,19 @@ def _has_content(choice: _Choice) -> bool:
 
 
 def _tool_call(state: _ToolCallState) -> ToolCall:
+    """The assembled call. ``complete`` is False (and ``raw_args`` kept) when
+    the arguments are not one JSON object, or the call never got a name:
+    neither can be executed."""
     raw = "".join(state.parts)
-    if not raw.strip():
-        return ToolCall(id=state.id, name=state.name, args={})
-    try:
-        args = json.loads(raw)
-    except ValueError:
-        return ToolCall(id=state.id, name=state.name, args={}, complete=False, raw_args=raw)
-    if not isinstance(args, dict):
-        return ToolCall(id=state.id, name=state.name, args={}, complete=False, raw_args=raw)
-    return ToolCall(id=state.id, name=state.name, args=args)
+    args: Any = {}
+    parsed = True
+    if raw.strip():
+        try:
+            args = json.loads(raw)
+        except ValueError:
+            parsed = False
+        if not isinstance(args, dict):
+            args, parsed = {}, False
+    if parsed and state.name:
+        return ToolCall(id=state.id, name=state.name, args=args)
+    return ToolCall(id=state.id, name=state.name, args=args, complete=False, raw_args=raw)

@@ -62,6 +62,8 @@ __all__ = [
     "StreamAbandoned",
     "StreamStateError",
     "StreamkitError",
+    "error_from_payload",
+    "payload_is_error",
     "status_error",
 ]
 
@@ -259,5 +261,114 @@ def status_error(
         error_type=error_type,
     )
     if status == 408:
+        err.retryable = True
+    return err
+
+
+#: Error ``type``/``code`` strings servers put in error objects, and the
+#: HTTP status each stands for. Anthropic's are documented at
+#: https://docs.anthropic.com/en/api/errors ; ``rate_limit_exceeded`` is
+#: OpenAI's code for the same thing. ``api_error`` (Anthropic's "unexpected
+#: internal error") is left out on purpose: sent inside a stream that began
+#: with HTTP 200 it is a :class:`ProviderStreamError`, never "HTTP 500".
+ERROR_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+#: Error types of a server-side fault: worth a retry while nothing was shown.
+_TRANSIENT_TYPES = frozenset({"api_error", "server_error", "internal_error", "timeout_error", "timeout"})
+
+
+def payload_is_error(obj: dict[str, Any]) -> bool:
+    """True if a JSON object a server sent is an error report rather than data.
+
+    The shapes seen on the wire: ``{"error": ...}`` (OpenAI, most gateways),
+    ``{"object": "error", ...}`` (vLLM), ``{"type": "error", ...}``
+    (Anthropic, some proxies), and a bare ``{"code": ..., "message": ...}``
+    or ``{"detail": ...}`` (FastAPI-based servers) with no data fields.
+    """
+    if obj.get("error") is not None:
+        return True
+    if obj.get("object") == "error" or obj.get("type") == "error":
+        return True
+    if "choices" in obj or "content" in obj or "delta" in obj:
+        return False
+    return ("message" in obj and ("code" in obj or "type" in obj)) or "detail" in obj
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def error_fields(payload: Any) -> tuple[str | None, str | None, int | None]:
+    """``(message, error type, numeric code)`` from an error object of any known shape.
+
+    Accepts ``{"error": {"message", "type", "code"}}``, ``{"error": "..."}``,
+    top-level ``message``/``type``/``code``, FastAPI's ``{"detail": "..."}``
+    and ``{"detail": [{"msg": ...}, ...]}``, and plain text. Never raises.
+    """
+    if isinstance(payload, str):
+        return (payload.strip()[:500] or None), None, None
+    if not isinstance(payload, dict):
+        return None, None, None
+    inner = payload.get("error")
+    if isinstance(inner, str):
+        return inner or None, _text(payload.get("type")) if payload.get("type") != "error" else None, None
+    source = inner if isinstance(inner, dict) else payload
+    message = _text(source.get("message"))
+    if message is None:
+        detail = source.get("detail", payload.get("detail"))
+        if isinstance(detail, list):
+            parts = [_text(d.get("msg")) if isinstance(d, dict) else _text(d) for d in detail]
+            message = "; ".join(p for p in parts if p) or None
+        else:
+            message = _text(detail)
+    kind = _text(source.get("type"))
+    if kind == "error":  # Anthropic's envelope type, not the error's kind
+        kind = None
+    raw_code = source.get("code")
+    code: int | None = None
+    if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+        code = raw_code
+    elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.isdigit() and len(raw_code) == 3:
+        code = int(raw_code)
+    elif kind is None:
+        kind = _text(raw_code)
+    if code is not None and not 400 <= code <= 599:
+        code = None
+    return message, kind, code
+
+
+def error_from_payload(payload: Any, *, default_message: str = "the provider reported an error") -> APIError:
+    """The typed error for an error object a server sent inside a 200 response.
+
+    Classified in this order: a numeric HTTP-like ``code`` (400-599) gives
+    that status's class (400 :class:`BadRequestError`, never retried; 429
+    :class:`RateLimitError`, ...); a known error type (``overloaded_error``,
+    ``rate_limit_error``, ``invalid_request_error``, ...) gives its class;
+    anything else is a :class:`ProviderStreamError` carrying the server's
+    message and type (retryable for server-side types such as
+    ``api_error``/``server_error``). ``body`` keeps the payload.
+    """
+    message, kind, code = error_fields(payload)
+    text = message or default_message
+    status = code if code is not None else ERROR_TYPE_STATUS.get(kind or "")
+    if status is not None:
+        return status_error(status, text, body=payload, error_type=kind)
+    err = ProviderStreamError(text, error_type=kind, body=payload)
+    if kind in _TRANSIENT_TYPES:
         err.retryable = True
     return err

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "Citation",
+    "ContentBlock",
     "Event",
     "Finish",
     "MessageStart",
@@ -111,16 +112,46 @@ class Citation:
 
 
 @dataclass(slots=True)
+class ContentBlock:
+    """A content block boundary, in wire order (Anthropic Messages).
+
+    ``block`` is ``None`` when a block whose content streams as other
+    events begins (``kind`` ``text``, ``thinking`` or ``tool_use``: the
+    deltas that follow belong to it). For a block streamkit does not
+    interpret (``redacted_thinking``, ``server_tool_use``,
+    ``web_search_tool_result`` and other server-tool results, types added
+    later) ``block`` is the whole block exactly as the server sent it
+    (``server_tool_use`` with its ``input`` assembled), emitted when the
+    block is complete. The collector keeps them in order so that the
+    ``AIMessage`` can be sent back unchanged; none of them is a client tool
+    call or answer text.
+    """
+
+    kind: str
+    block: dict[str, Any] | None = None
+    index: int = 0
+    type: Literal["content_block"] = "content_block"
+
+
+@dataclass(slots=True)
 class Usage:
     """Token usage so far. Each report replaces the last one; never add them.
 
-    ``details`` keeps provider extras (cached tokens, reasoning tokens, ...).
+    ``prompt_tokens`` means every input token, cached ones included
+    (OpenAI's meaning), for every provider; ``details`` keeps the provider's
+    raw counters and extras (``cache_read_input_tokens``,
+    ``completion_tokens_details``, a gateway's ``cost``...).
+    ``input_token_details`` / ``output_token_details`` are LangChain's
+    ``usage_metadata`` breakdowns (``cache_read``, ``cache_creation``;
+    ``reasoning``), when the provider reported them.
     """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    input_token_details: dict[str, int] | None = None
+    output_token_details: dict[str, int] | None = None
     type: Literal["usage"] = "usage"
 
 
@@ -141,6 +172,7 @@ Event: TypeAlias = (
     | ToolCallStart
     | ToolCallDelta
     | Citation
+    | ContentBlock
     | Usage
     | Finish
 )

@@ -70,12 +70,27 @@ class SystemMessage(BaseMessage):
 
 
 class AIMessage(BaseMessage):
-    """The model's answer. ``tool_calls`` are complete and in order."""
+    """The model's answer.
+
+    * ``content``: the answer text (never thinking, refusals or tool input);
+    * ``tool_calls``: the calls the client must execute, complete and in
+      order (a server tool the provider already ran is not one);
+    * ``content_blocks``: the provider's content blocks in wire order, in
+      the wire form of ``response_metadata["model_provider"]`` (today:
+      Anthropic), so that sending this message back reproduces them
+      exactly (signed and redacted thinking, server tool use and results);
+      ``None`` for providers that send no blocks;
+    * ``usage_metadata``: LangChain's shape: ``input_tokens`` (all input,
+      cached included), ``output_tokens``, ``total_tokens``, and where known
+      ``input_token_details`` (``cache_read``, ``cache_creation``) and
+      ``output_token_details`` (``reasoning``).
+    """
 
     content: str = ""
     type: Literal["ai"] = "ai"
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    usage_metadata: dict[str, int] | None = None
+    content_blocks: list[dict[str, Any]] | None = None
+    usage_metadata: dict[str, Any] | None = None
 
 
 class ToolMessage(BaseMessage):

@@ -90,7 +90,13 @@ async def test_request_shape() -> None:
     }
     result = stream.result
     assert result.llm_output == {
-        "token_usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+        "token_usage": {
+            "prompt_tokens": 9,
+            "completion_tokens": 4,
+            "total_tokens": 13,
+            "input_tokens": 9,  # the raw counters beside the common keys
+            "output_tokens": 4,
+        },
         "model_name": "claude-x",
         "id": "msg_1",
     }
@@ -159,9 +165,11 @@ async def test_non_streaming_response_with_tool_use_and_thinking() -> None:
     assert generation.generation_info["thinking_signature"] == "sig"
     assert generation.generation_info["finish_reason"] == "tool_use"
     assert result.token_usage == {
-        "prompt_tokens": 20,
+        "prompt_tokens": 23,  # every input token: 20 uncached + 3 read from the cache
         "completion_tokens": 7,
-        "total_tokens": 27,
+        "total_tokens": 30,
+        "input_tokens": 20,
+        "output_tokens": 7,
         "cache_read_input_tokens": 3,
     }
 
@@ -262,7 +270,13 @@ async def test_cumulative_usage_is_never_added(mock_server: MockServer) -> None:
     mock_server.enqueue(MockResponse(raw=body, chunk_size=5))
     async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key="k") as chat:
         result = await chat.stream("hi").collect()
-    assert result.token_usage == {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}
+    assert result.token_usage == {
+        "prompt_tokens": 9,
+        "completion_tokens": 6,
+        "total_tokens": 15,
+        "input_tokens": 9,
+        "output_tokens": 6,
+    }
 
 
 async def test_signed_thinking_goes_back_with_the_tool_use_turn(mock_server: MockServer) -> None:

@@ -561,7 +561,10 @@ def test_tool_call_fragment_before_its_start_is_kept() -> None:
 
 
 def test_tool_call_fragment_without_start() -> None:
-    assert tool_calls(collect([ToolCallDelta(0, '{"a": 1}')])) == [ToolCall(id=None, name="", args={"a": 1})]
+    # Kept, but a call that never got a name cannot be run: not complete.
+    assert tool_calls(collect([ToolCallDelta(0, '{"a": 1}')])) == [
+        ToolCall(id=None, name="", args={"a": 1}, complete=False, raw_args='{"a": 1}')
+    ]
 
 
 def test_tool_call_repeated_start_keeps_arguments() -> None:

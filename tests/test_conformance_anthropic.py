@@ -167,18 +167,26 @@ class Fixture:
         """What ``llm_output["token_usage"]`` must be: the common keys, the extras beside them."""
         usage = self.usage()
         exp = self.expected["usage"]
+        prompt = all_input_tokens(exp)
         out: dict[str, Any] = {
-            "prompt_tokens": exp["input_tokens"],
+            "prompt_tokens": prompt,  # every input token, cached ones included (OpenAI's meaning)
             "completion_tokens": exp["output_tokens"],  # the last cumulative report, never a sum
-            "total_tokens": exp["input_tokens"] + exp["output_tokens"],
+            "total_tokens": prompt + exp["output_tokens"],
         }
-        out.update({k: v for k, v in usage.items() if k not in ("input_tokens", "output_tokens")})
+        out.update({k: v for k, v in usage.items() if v is not None})  # the raw counters beside them
         return out
 
     def thinking_only(self) -> list[str]:
         """Thinking deltas that are not also answer text (``thinking`` repeats ``÷ 5 ``)."""
         texts = set(self.text_deltas())
         return [t for t in self.thinking_deltas() if t not in texts]
+
+
+def all_input_tokens(usage: dict[str, Any]) -> int:
+    """Anthropic's total input: input_tokens + cache reads + cache writes (its prompt-caching docs)."""
+    return sum(
+        usage.get(k) or 0 for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    )
 
 
 def _load() -> list[Fixture]:
@@ -281,13 +289,14 @@ def check_result(result: LLMResult, fx: Fixture, *, chat: bool = True) -> None:
     assert out["id"] == exp["id"]
 
     usage = out["token_usage"]
+    prompt = all_input_tokens(exp["usage"])
     assert {k: usage[k] for k in USAGE_KEYS} == {
-        "prompt_tokens": exp["usage"]["input_tokens"],
+        "prompt_tokens": prompt,
         "completion_tokens": exp["usage"]["output_tokens"],
-        "total_tokens": exp["usage"]["input_tokens"] + exp["usage"]["output_tokens"],
+        "total_tokens": prompt + exp["usage"]["output_tokens"],
     }
-    for key, value in exp["usage"].items():  # cache counters, service_tier, ... beside them
-        if key not in ("input_tokens", "output_tokens"):
+    for key, value in exp["usage"].items():  # raw counters, service_tier, ... beside them
+        if value is not None:
             assert usage[key] == value, key
     assert usage == fx.token_usage()
     assert result.token_usage == usage
@@ -320,11 +329,22 @@ def check_result(result: LLMResult, fx: Fixture, *, chat: bool = True) -> None:
     assert message.response_metadata["finish_reason"] == exp["stop_reason"]
     assert message.response_metadata["model_name"] == exp["model"]
     assert message.response_metadata["id"] == exp["id"]
-    assert message.usage_metadata == {
-        "input_tokens": exp["usage"]["input_tokens"],
+    expected_metadata: dict[str, Any] = {
+        "input_tokens": prompt,
         "output_tokens": exp["usage"]["output_tokens"],
-        "total_tokens": exp["usage"]["input_tokens"] + exp["usage"]["output_tokens"],
+        "total_tokens": prompt + exp["usage"]["output_tokens"],
     }
+    cache = {
+        name: exp["usage"][key]
+        for name, key in (
+            ("cache_read", "cache_read_input_tokens"),
+            ("cache_creation", "cache_creation_input_tokens"),
+        )
+        if exp["usage"].get(key) is not None
+    }
+    if cache:
+        expected_metadata["input_token_details"] = cache
+    assert message.usage_metadata == expected_metadata
     if thinking is None:
         assert "thinking" not in message.additional_kwargs
     else:
@@ -481,15 +501,17 @@ async def test_events(fx: Fixture, chunking: str, reads: list[int]) -> None:
     usages = [e for e in events if isinstance(e, Usage)]
     reports = fx.usage_reports()
     assert len(usages) == len(reports)
+    so_far: dict[str, Any] = {}
     for event, report in zip(usages, reports, strict=True):
+        # Each event is the cumulative view: every counter's latest value.
+        so_far.update({k: v for k, v in report.items() if v is not None})
+        prompt = all_input_tokens(so_far)
         assert (event.prompt_tokens, event.completion_tokens, event.total_tokens) == (
-            report.get("input_tokens"),
-            report["output_tokens"],
-            None,
+            prompt,
+            so_far["output_tokens"],
+            prompt + so_far["output_tokens"],
         )
-        assert event.details == {
-            k: v for k, v in report.items() if k not in ("input_tokens", "output_tokens")
-        }
+        assert event.details == so_far
 
     finishes = [e for e in events if isinstance(e, Finish)]
     assert [e.reason for e in finishes] == [fx.expected["stop_reason"]]

@@ -221,11 +221,19 @@ def _check_chat_choice(generation: Any, choice: dict[str, Any], fx: Fixture) -> 
     if usage is None:
         assert message.usage_metadata is None
     else:
-        assert message.usage_metadata == {
+        expected_metadata: dict[str, Any] = {
             "input_tokens": usage["prompt_tokens"],
             "output_tokens": usage["completion_tokens"],
             "total_tokens": usage["total_tokens"],
         }
+        # LangChain's breakdowns, where the server reported them.
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        if cached is not None:
+            expected_metadata["input_token_details"] = {"cache_read": cached}
+        reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        if reasoning is not None:
+            expected_metadata["output_token_details"] = {"reasoning": reasoning}
+        assert message.usage_metadata == expected_metadata
 
 
 def _check_completion(generation: Any, fx: Fixture) -> None:

@@ -250,7 +250,9 @@ async def test_lifecycle_misuse_raises_named_errors(mock_server: MockServer) -> 
         with pytest.raises(StreamStateError, match="already finished"):
             async for _ in stream:
                 pass
-        mock_server.enqueue(MockResponse(text="c d"))
+        # Tokens in separate reads, so the stream is still open after the first
+        # (a whole answer in one read is finished at its [DONE] right away).
+        mock_server.enqueue(MockResponse(text="c d", delay=0.05))
         other = chat.stream("hi")
         aiter = other.__aiter__()
         with pytest.raises(StreamStateError, match="another way"):

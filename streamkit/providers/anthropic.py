@@ -20,9 +20,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import IncompleteStreamError, status_error
+from ..errors import IncompleteStreamError, ProtocolError, error_fields, error_from_payload
 from ..events import (
     Citation,
+    ContentBlock,
     Event,
     Finish,
     MessageStart,
@@ -35,120 +36,194 @@ from ..events import (
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..sse import ServerSentEvent
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, loads
+from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
 
-__all__ = ["AnthropicProvider", "AnthropicMapper", "ERROR_STATUS"]
+__all__ = ["AnthropicMapper", "AnthropicProvider"]
 
-#: Anthropic's error types and the HTTP status each stands for.
-ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
-_USAGE_SKIP = ("input_tokens", "output_tokens")
+#: The counters that together make every input token of a request
+#: (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance:
+#: "total input tokens = cache_read_input_tokens + cache_creation_input_tokens + input_tokens").
+_INPUT_COUNTERS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+#: Blocks whose content streams as text/thinking/tool-call events.
+_STREAMED_BLOCKS = ("text", "thinking", "tool_use")
 
 
-def _usage(usage: dict[str, Any]) -> Usage:
-    return Usage(
-        prompt_tokens=usage.get("input_tokens"),
-        completion_tokens=usage.get("output_tokens"),
-        details={k: v for k, v in usage.items() if k not in _USAGE_SKIP and v is not None},
-    )
+def _index(obj: dict[str, Any]) -> int:
+    index = obj.get("index", 0)
+    if index.__class__ is not int:
+        raise bad_value("index", "an integer", index)
+    return index
 
 
-def _error(body: Any) -> tuple[str | None, str | None]:
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            message = error.get("message")
-            kind = error.get("type")
-            return (str(message) if message else None, str(kind) if kind else None)
-    return None, None
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if value.__class__ is not dict:
+        raise bad_value(where, "an object", value)
+    return value
 
 
 class AnthropicMapper(StreamMapper):
-    """One Messages stream."""
+    """One Messages stream.
 
-    __slots__ = ("_calls", "_kinds")
+    Usage is cumulative: each report's counters replace the earlier ones,
+    field by field. ``prompt_tokens`` is every input token, cached ones
+    included (``input_tokens + cache_read_input_tokens +
+    cache_creation_input_tokens``); the raw counters stay in ``details``.
+    Every content block is announced in order with a
+    :class:`~streamkit.events.ContentBlock`; blocks streamkit does not
+    interpret (redacted thinking, server tools and their results, block
+    types added later) are kept whole and never become tool calls.
+    """
+
+    __slots__ = ("_calls", "_opaque", "_usage")
 
     def __init__(self) -> None:
         super().__init__()
-        self._calls: dict[int, int] = {}  # block index -> tool-call ordinal
-        self._kinds: dict[int, str] = {}  # block index -> block type
+        self._calls: dict[int, int] = {}  # block index -> client tool-call ordinal
+        self._opaque: dict[int, tuple[dict[str, Any], list[str]]] = {}  # block index -> (block, input parts)
+        self._usage: dict[str, Any] = {}  # the raw counters so far
 
     def map(self, sse: ServerSentEvent, out: list[Event]) -> None:
-        obj = loads(sse.data)
-        if not isinstance(obj, dict):
+        if self.terminal:
             return
-        kind = obj.get("type") or sse.event
+        if sse.event == "error":
+            try:
+                payload: Any = loads(sse.data)
+            except ProtocolError:
+                payload = sse.data
+            raise error_from_payload(payload)
+        self.map_object(loads(sse.data), out, sse.event)
+
+    def map_object(self, obj: Any, out: list[Event], event: str = "message") -> None:
+        """The events one wire event (a JSON object) stands for."""
+        if obj.__class__ is not dict:
+            raise bad_value("stream event", "a JSON object", obj)
+        kind = obj.get("type") or event
         if kind == "content_block_delta":
-            delta = obj.get("delta") or {}
+            delta = _object(obj.get("delta"), "delta")
             dtype = delta.get("type")
             if dtype == "text_delta":
                 text = delta.get("text")
-                if text:
-                    out.append(TextDelta(text))
+                if text.__class__ is str:
+                    if text:
+                        out.append(TextDelta(text))
+                elif text is not None:
+                    raise bad_value("delta.text", "a string", text)
             elif dtype == "input_json_delta":
-                fragment = delta.get("partial_json")
+                fragment = optional_str(delta.get("partial_json"), "delta.partial_json")
                 if fragment:
-                    call = self._calls.get(obj.get("index", 0))
+                    index = _index(obj)
+                    call = self._calls.get(index)
                     if call is not None:
                         out.append(ToolCallDelta(call, fragment))
+                    elif index in self._opaque:
+                        self._opaque[index][1].append(fragment)
             elif dtype == "thinking_delta":
-                thinking = delta.get("thinking")
+                thinking = optional_str(delta.get("thinking"), "delta.thinking")
                 if thinking:
                     out.append(ThinkingDelta(thinking))
             elif dtype == "signature_delta":
-                out.append(ThinkingDelta("", signature=delta.get("signature") or ""))
+                signature = optional_str(delta.get("signature"), "delta.signature")
+                out.append(ThinkingDelta("", signature=signature or ""))
             elif dtype == "citations_delta":
                 citation = delta.get("citation")
-                if isinstance(citation, dict):
-                    out.append(Citation(citation))
+                if citation.__class__ is not dict:
+                    raise bad_value("delta.citation", "an object", citation)
+                out.append(Citation(citation))
+            # Delta types added later are ignored.
         elif kind == "content_block_start":
-            self._block_start(obj.get("index", 0), obj.get("content_block") or {}, out)
+            self._block_start(_index(obj), _object(obj.get("content_block"), "content_block"), out)
+        elif kind == "content_block_stop":
+            self._block_stop(_index(obj), out)
         elif kind == "message_start":
-            message = obj.get("message") or {}
-            out.append(MessageStart(model=message.get("model"), id=message.get("id")))
-            if message.get("usage"):
-                out.append(_usage(message["usage"]))
+            message = _object(obj.get("message"), "message")
+            model = optional_str(message.get("model"), "message.model") or None
+            rid = optional_str(message.get("id"), "message.id") or None
+            out.append(MessageStart(model=model, id=rid))
+            if message.get("usage") is not None:
+                out.append(self._usage_event(message["usage"], "message.usage"))
         elif kind == "message_delta":
-            delta = obj.get("delta") or {}
-            if obj.get("usage"):
-                out.append(_usage(obj["usage"]))
-            if delta.get("stop_reason") is not None:
-                out.append(Finish(delta["stop_reason"]))
+            delta = _object(obj.get("delta"), "delta")
+            if obj.get("usage") is not None:
+                out.append(self._usage_event(obj["usage"], "usage"))
+            stop = optional_str(delta.get("stop_reason"), "delta.stop_reason")
+            if stop is not None:
+                out.append(Finish(stop))
         elif kind == "message_stop":
+            for index in list(self._opaque):
+                self._block_stop(index, out)
             self.terminal = True
         elif kind == "error":
-            message, error_type = _error(obj)
-            status = ERROR_STATUS.get(error_type or "", 500)
-            raise status_error(
-                status, message or "the provider reported an error", body=obj, error_type=error_type
-            )
-        # ping, content_block_stop and event types added later are ignored.
+            raise error_from_payload(obj)
+        # ping and event types added later are ignored.
 
     def _block_start(self, index: int, block: dict[str, Any], out: list[Event]) -> None:
-        btype = block.get("type", "")
-        self._kinds[index] = btype
-        if btype in ("tool_use", "server_tool_use"):
+        btype = block.get("type")
+        if btype == "text":
+            out.append(ContentBlock("text"))
+            text = optional_str(block.get("text"), "content_block.text")
+            if text:
+                out.append(TextDelta(text))
+            for citation in block.get("citations") or ():
+                if citation.__class__ is not dict:
+                    raise bad_value("content_block.citations[]", "an object", citation)
+                out.append(Citation(citation))
+        elif btype == "thinking":
+            out.append(ContentBlock("thinking"))
+            thinking = optional_str(block.get("thinking"), "content_block.thinking")
+            if thinking:
+                out.append(ThinkingDelta(thinking))
+            signature = optional_str(block.get("signature"), "content_block.signature")
+            if signature:
+                out.append(ThinkingDelta("", signature=signature))
+        elif btype == "tool_use":
+            call_id = optional_str(block.get("id"), "content_block.id") or None
+            name = optional_str(block.get("name"), "content_block.name") or ""
+            initial = _object(block.get("input"), "content_block.input")
+            out.append(ContentBlock("tool_use"))
             call = self._calls[index] = len(self._calls)
-            out.append(ToolCallStart(call, block.get("id"), block.get("name") or ""))
-            initial = block.get("input")
-            if initial:  # the stream normally starts with {} and sends the JSON as deltas
-                out.append(ToolCallDelta(call, json.dumps(initial)))
-        elif btype == "text":
-            if block.get("text"):
-                out.append(TextDelta(block["text"]))
-        elif btype == "thinking" and block.get("thinking"):
-            out.append(ThinkingDelta(block["thinking"]))
+            out.append(ToolCallStart(call, call_id, name))
+            if initial:  # the stream starts with {} and sends the JSON as deltas
+                out.append(ToolCallDelta(call, json.dumps(initial, ensure_ascii=False)))
+        else:
+            # redacted_thinking, server_tool_use, web_search_tool_result, ...:
+            # kept whole (server tool input assembled from its deltas) and
+            # announced when complete.
+            if not isinstance(btype, str):
+                raise bad_value("content_block.type", "a string", btype)
+            self._opaque[index] = (dict(block), [])
+
+    def _block_stop(self, index: int, out: list[Event]) -> None:
+        pending = self._opaque.pop(index, None)
+        if pending is None:
+            return
+        block, parts = pending
+        if parts:
+            raw = "".join(parts)
+            try:
+                block["input"] = json.loads(raw)
+            except ValueError:
+                raise ProtocolError(
+                    f"the {block['type']} block's input is not valid JSON: {raw[:200]!r}"
+                ) from None
+        out.append(ContentBlock(block["type"], block))
+
+    def _usage_event(self, usage: Any, where: str) -> Usage:
+        raw = self._usage
+        for key, value in _object(usage, where).items():
+            if value is not None:
+                raw[key] = value
+        counters = [count(raw.get(key), f"{where}.{key}") for key in _INPUT_COUNTERS]
+        prompt = None if all(c is None for c in counters) else sum(c or 0 for c in counters)
+        completion = count(raw.get("output_tokens"), f"{where}.output_tokens")
+        total = prompt + completion if prompt is not None and completion is not None else None
+        cache: dict[str, int] = {}
+        if counters[1] is not None:
+            cache["cache_read"] = counters[1]
+        if counters[2] is not None:
+            cache["cache_creation"] = counters[2]
+        return Usage(prompt, completion, total, dict(raw), cache or None)
 
     def check_complete(self, finished: bool) -> None:
         # Anthropic always ends with message_stop; without it the answer may be cut.
@@ -159,6 +234,11 @@ class AnthropicMapper(StreamMapper):
 
 
 def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
+    if message.content_blocks and message.response_metadata.get("model_provider") == "anthropic":
+        # The blocks exactly as they came, in order: signed thinking,
+        # redacted thinking and server-tool blocks must go back unchanged
+        # for the API to accept the next turn.
+        return [dict(block) for block in message.content_blocks]
     thinking = message.additional_kwargs.get("thinking")
     signature = message.additional_kwargs.get("thinking_signature")
     if not message.tool_calls and not (thinking and signature):
@@ -202,6 +282,7 @@ class AnthropicProvider(Provider):
     """``POST /v1/messages``."""
 
     name = "anthropic"
+    model_provider = "anthropic"
     chat = True
     path = "/v1/messages"
     version = "2023-06-01"
@@ -213,7 +294,8 @@ class AnthropicProvider(Provider):
         return headers
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        return _error(body)
+        message, kind, _ = error_fields(body)
+        return message, kind
 
     def new_mapper(self) -> AnthropicMapper:
         return AnthropicMapper()
@@ -247,25 +329,26 @@ class AnthropicProvider(Provider):
         return out
 
     def parse_response(self, body: Any) -> list[Event]:
-        out: list[Event] = [MessageStart(model=body.get("model"), id=body.get("id"))]
-        calls = 0
-        for block in body.get("content") or ():
-            btype = block.get("type")
-            if btype == "text" and block.get("text"):
-                out.append(TextDelta(block["text"]))
-                for citation in block.get("citations") or ():
-                    out.append(Citation(citation))
-            elif btype in ("tool_use", "server_tool_use"):
-                out.append(ToolCallStart(calls, block.get("id"), block.get("name") or ""))
-                if block.get("input"):
-                    out.append(ToolCallDelta(calls, json.dumps(block["input"])))
-                calls += 1
-            elif btype == "thinking":
-                if block.get("thinking"):
-                    out.append(ThinkingDelta(block["thinking"]))
-                if block.get("signature"):
-                    out.append(ThinkingDelta("", signature=block["signature"]))
-        if body.get("usage"):
-            out.append(_usage(body["usage"]))
-        out.append(Finish(body.get("stop_reason")))
+        """A whole ``message``, through the same mapper as a stream.
+
+        Each content block is read as a ``content_block_start`` carrying
+        all of its content. An error object raises its typed error; a body
+        without a ``content`` list is a :class:`ProtocolError`, never an
+        empty answer.
+        """
+        if body.__class__ is not dict:
+            raise bad_value("response", "a JSON object", body)
+        if body.get("type") == "error" or body.get("error") is not None:
+            raise error_from_payload(body)
+        content = body.get("content")
+        if content.__class__ is not list:
+            raise ProtocolError("the response is not a message: it has no content list")
+        mapper = self.new_mapper()
+        out: list[Event] = []
+        mapper.map_object({"type": "message_start", "message": {**body, "content": []}}, out)
+        for index, block in enumerate(content):
+            mapper.map_object({"type": "content_block_start", "index": index, "content_block": block}, out)
+            mapper.map_object({"type": "content_block_stop", "index": index}, out)
+        delta = {"stop_reason": body.get("stop_reason"), "stop_sequence": body.get("stop_sequence")}
+        mapper.map_object({"type": "message_delta", "delta": delta}, out)
         return out

@@ -19,12 +19,56 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from ..errors import IncompleteStreamError, InvalidArgumentError, ProtocolError, StreamkitError
+from ..errors import (
+    IncompleteStreamError,
+    InvalidArgumentError,
+    ProtocolError,
+    StreamkitError,
+    error_from_payload,
+    payload_is_error,
+)
 from ..events import Event
 from ..sse import ServerSentEvent, SSEDecoder
 from ..tools import ToolSpec
 
-__all__ = ["Provider", "StreamMapper", "loads"]
+__all__ = ["Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
+
+#: How much of a body that never became an event stream is kept to explain it.
+_HEAD_LIMIT = 64 * 1024
+
+
+def _describe(value: Any) -> str:
+    kind = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+    shown = repr(value)
+    return f"{kind} ({shown[:80]}{'...' if len(shown) > 80 else ''})"
+
+
+def bad_value(where: str, expected: str, value: Any) -> ProtocolError:
+    """The :class:`ProtocolError` for a wire value of the wrong type or shape.
+
+    ``where`` names the field as the provider's docs do (``choices[].delta.content``).
+    """
+    return ProtocolError(
+        f"unexpected value in the stream: {where} must be {expected}, got {_describe(value)}"
+    )
+
+
+def optional_str(value: Any, where: str) -> str | None:
+    """``value`` if it is a ``str`` or ``None``; else a :class:`ProtocolError`."""
+    if value is None or value.__class__ is str:
+        return value
+    raise bad_value(where, "a string", value)
+
+
+def count(value: Any, where: str) -> int | None:
+    """A token count: an ``int`` (or a whole float, as some servers send), or ``None``."""
+    if value is None or value.__class__ is int:
+        return value
+    if value.__class__ is float and value.is_integer() and value >= 0:
+        return int(value)
+    raise bad_value(where, "a whole number", value)
 
 
 def loads(data: str) -> Any:
@@ -37,13 +81,25 @@ def loads(data: str) -> Any:
     try:
         return from_json(data)
     except ValueError as exc:
-        raise ProtocolError(f"malformed JSON in stream event: {data[:200]!r}") from exc
+        raise ProtocolError(f"{_MALFORMED} {data[:200]!r}") from exc
+
+
+#: How bad JSON is reported: at the very end of a body it means the body was cut mid-event.
+_MALFORMED = "malformed JSON in stream event:"
 
 
 class StreamMapper(ABC):
-    """Per-stream state that maps decoded wire events to streamkit events."""
+    """Per-stream state that maps decoded wire events to streamkit events.
 
-    __slots__ = ("decoder", "error", "terminal")
+    ``map`` checks every wire value it uses: a value of the wrong type or
+    shape raises :class:`ProtocolError` (see :func:`bad_value`). As a last
+    line of defence, a ``TypeError``/``AttributeError``/``KeyError``/
+    ``ValueError``/``IndexError`` escaping ``map`` is turned into a
+    :class:`ProtocolError` too: nothing but a :class:`StreamkitError` ever
+    leaves a mapper.
+    """
+
+    __slots__ = ("_head", "decoder", "error", "terminal")
 
     def __init__(self) -> None:
         self.decoder = SSEDecoder()
@@ -53,25 +109,37 @@ class StreamMapper(ABC):
         #: The events before it in the same read are still returned, and the
         #: adapter raises this once they are delivered: nothing received is lost.
         self.error: StreamkitError | None = None
+        # The body's first bytes, kept until the first event is decoded: a
+        # body that never becomes an event stream (a gateway's JSON error
+        # with the wrong content type, an HTML page) is explained from it.
+        self._head: bytearray | None = bytearray()
 
     def feed(self, chunk: bytes) -> list[Event]:
         """All events completed by one network read, in one pass."""
         out: list[Event] = []
         try:
-            for sse in self.decoder.feed(chunk):
+            events = self.decoder.feed(chunk)
+            if self._head is not None:
+                self._keep_head(chunk, bool(events))
+            for sse in events:
                 self.map(sse, out)
         except StreamkitError as exc:
             self.error = exc
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            self.error = _unexpected(exc)
         return out
 
     def finish(self) -> list[Event]:
         """Events from a final unterminated frame."""
         out: list[Event] = []
         try:
-            for sse in self.decoder.finish():
+            events = self.decoder.finish()
+            if self._head is not None and not events:
+                raise self._not_a_stream()
+            for sse in events:
                 self.map(sse, out)
         except ProtocolError as exc:
-            if isinstance(exc, IncompleteStreamError):
+            if exc.__class__ is not ProtocolError or not exc.message.startswith(_MALFORMED):
                 self.error = exc
             else:
                 # Bad JSON in the unterminated last frame means the body was cut
@@ -82,7 +150,33 @@ class StreamMapper(ABC):
                 self.error = cut
         except StreamkitError as exc:
             self.error = exc
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            self.error = _unexpected(exc)
         return out
+
+    def _keep_head(self, chunk: bytes, decoded: bool) -> None:
+        head = self._head
+        assert head is not None
+        if decoded:
+            self._head = None
+        elif len(head) < _HEAD_LIMIT:
+            head += chunk[: _HEAD_LIMIT - len(head)]
+
+    def _not_a_stream(self) -> StreamkitError:
+        """The error for a body in which no event was ever found."""
+        head = self._head or b""
+        text = head.decode("utf-8", "replace").strip()
+        if not text:
+            return IncompleteStreamError("the response body was empty: no event arrived")
+        try:
+            payload = from_json(text)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and payload_is_error(payload):
+            return error_from_payload(payload)
+        if payload is not None or text.startswith("<"):
+            return ProtocolError(f"the response is not an event stream: {text[:200]!r}")
+        return IncompleteStreamError("the stream ended before any event arrived")
 
     def check_complete(self, finished: bool) -> None:
         """Raise :class:`IncompleteStreamError` if the stream stopped short.
@@ -97,11 +191,20 @@ class StreamMapper(ABC):
         """Append the events one SSE event stands for to ``out``."""
 
 
+def _unexpected(exc: Exception) -> ProtocolError:
+    error = ProtocolError(f"unexpected shape in the stream ({type(exc).__name__}: {exc})")
+    error.__cause__ = exc
+    return error
+
+
 class Provider(ABC):
     """A provider's wire format (request shape, stream mapping, errors)."""
 
     #: Used in ``on_llm_start``'s ``serialized`` and in messages.
     name: str = ""
+    #: LangChain's ``response_metadata["model_provider"]``: whose wire form
+    #: ``AIMessage.content_blocks`` are in.
+    model_provider: str = ""
     #: True when results are ChatGenerations with AIMessages.
     chat: bool = False
     #: The request path, appended to the model's ``base_url``.

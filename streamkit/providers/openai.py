@@ -1,17 +1,47 @@
 """OpenAI's wire formats: Chat Completions and legacy Completions.
 
-Also spoken by vLLM, Ollama's ``/v1``, LM Studio, llama.cpp's server and
-most gateways: everything here keys off the documented fields and tolerates
-the common extensions (``reasoning_content`` / ``reasoning`` deltas, a
-missing ``[DONE]``, a ``usage`` chunk with ``choices: []``).
+Also spoken by vLLM, Ollama's ``/v1``, LM Studio, llama.cpp's server,
+Mistral, Groq, Azure OpenAI and most gateways. Everything here keys off the
+documented fields (https://platform.openai.com/docs/api-reference/chat-streaming)
+and the extensions those servers are known to send:
+
+* ``reasoning_content`` / ``reasoning`` deltas (vLLM, DeepSeek, Ollama) are
+  thinking; ``delta.content`` as a list of typed parts (Mistral's reasoning
+  models: ``text`` parts, and ``thinking`` parts holding text parts) is
+  split into text and thinking;
+* metadata (``id``, ``model``, ``system_fingerprint``, ``created``) is
+  taken from the first chunk where each is non-empty (Azure's first chunk
+  has ``choices: []`` and empty ones);
+* usage may come on a ``choices: []`` chunk, on a content chunk, on every
+  chunk cumulatively (the last report wins), or under ``x_groq.usage``
+  (Groq);
+* a tool call is identified by its choice, its ``index`` *and* its
+  ``id``: a new ``id`` at an index already used is a new call (Ollama's
+  ``/v1`` sends every call at ``index: 0``); a call without ``index`` is
+  placed by its ``id``, else by its position in the chunk; ``name`` and
+  ``id`` may arrive in a later delta; ``arguments`` may be a JSON object
+  (serialised once) instead of a string;
+* an error may arrive as ``{"error": ...}``, as an SSE event named
+  ``error`` (whatever its data), as a top-level ``{"object": "error"}``
+  (vLLM) / ``{"type": "error"}`` / ``{"code", "message"}`` object, or as
+  a JSON document instead of a stream: all become the typed error
+  :func:`~streamkit.errors.error_from_payload` classifies;
+* ``[DONE]`` is the end, but only a stream in which every choice reported
+  a ``finish_reason`` is complete: a proxy whose upstream failed often
+  sends a bare ``[DONE]`` after partial text.
+
+Any other value of an unexpected type (a number where text belongs, a list
+where an object belongs) is a :class:`~streamkit.errors.ProtocolError`:
+only ``str`` ever reaches tokens and handlers.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ProviderStreamError, status_error
+from ..errors import IncompleteStreamError, ProtocolError, error_fields, error_from_payload, payload_is_error
 from ..events import (
     Event,
     Finish,
@@ -26,92 +56,157 @@ from ..events import (
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..sse import ServerSentEvent
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, loads
+from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
 
-__all__ = ["OpenAIChatProvider", "OpenAICompletionsProvider", "usage_event"]
+__all__ = [
+    "ChatMapper",
+    "CompletionsMapper",
+    "OpenAIChatProvider",
+    "OpenAICompletionsProvider",
+    "usage_event",
+]
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-def usage_event(usage: dict[str, Any]) -> Usage:
-    """OpenAI's usage object as an event, extras (``*_details``) kept."""
-    return Usage(
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        total_tokens=usage.get("total_tokens"),
-        details={k: v for k, v in usage.items() if k not in _USAGE_KEYS and v is not None},
-    )
+def usage_event(usage: Any, where: str = "usage") -> Usage:
+    """OpenAI's usage object as an event, extras (``*_details``, a gateway's ``cost``) kept.
+
+    Raises :class:`ProtocolError` if it is not an object or a count is not a number.
+    """
+    if usage.__class__ is not dict:
+        raise bad_value(where, "an object", usage)
+    prompt = count(usage.get("prompt_tokens"), f"{where}.prompt_tokens")
+    completion = count(usage.get("completion_tokens"), f"{where}.completion_tokens")
+    total = count(usage.get("total_tokens"), f"{where}.total_tokens")
+    details = {k: v for k, v in usage.items() if k not in _USAGE_KEYS and v is not None}
+    input_details: dict[str, int] | None = None
+    output_details: dict[str, int] | None = None
+    prompt_details = details.get("prompt_tokens_details")
+    if isinstance(prompt_details, dict):
+        cached = prompt_details.get("cached_tokens")
+        if isinstance(cached, int) and not isinstance(cached, bool):
+            input_details = {"cache_read": cached}
+    completion_details = details.get("completion_tokens_details")
+    if isinstance(completion_details, dict):
+        reasoning = completion_details.get("reasoning_tokens")
+        if isinstance(reasoning, int) and not isinstance(reasoning, bool):
+            output_details = {"reasoning": reasoning}
+    return Usage(prompt, completion, total, details, input_details, output_details)
 
 
-def _stream_error(obj: dict[str, Any]) -> Exception:
-    """An ``{"error": {...}}`` payload inside a stream, as a typed error."""
-    error = obj.get("error")
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    message = str(error.get("message") or "the provider reported an error mid-stream")
-    kind = error.get("type") or error.get("code")
-    kind = str(kind) if kind is not None else None
-    if kind in ("rate_limit_error", "overloaded_error", "rate_limit_exceeded"):
-        status = 529 if kind == "overloaded_error" else 429
-        return status_error(status, message, body=obj, error_type=kind.replace("_exceeded", "_error"))
-    return ProviderStreamError(message, error_type=kind, body=obj)
+class _Calls:
+    """The tool calls of one choice: wire index and id -> our ordinal."""
 
+    __slots__ = ("by_id", "by_index", "ids", "names")
 
-def _error_message(body: Any) -> tuple[str | None, str | None]:
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            kind = error.get("type") or error.get("code")
-            return (
-                str(error.get("message")) if error.get("message") else None,
-                str(kind) if kind else None,
-            )
-        if isinstance(error, str):
-            return error, None
-        if isinstance(body.get("message"), str):
-            return body["message"], None
-    return None, None
-
-
-def _meta(obj: dict[str, Any]) -> MessageStart:
-    extra: dict[str, Any] = {}
-    fingerprint = obj.get("system_fingerprint")
-    if fingerprint:
-        extra["system_fingerprint"] = fingerprint
-    return MessageStart(model=obj.get("model"), id=obj.get("id"), extra=extra)
+    def __init__(self) -> None:
+        self.by_index: dict[int, int] = {}
+        self.by_id: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.names: list[str | None] = []
 
 
 class _OpenAIMapper(StreamMapper):
-    __slots__ = ("started",)
+    __slots__ = ("_meta_pending", "_seen_id", "_seen_model")
 
     def __init__(self) -> None:
         super().__init__()
-        self.started = False
+        self._meta_pending = True
+        self._seen_id = False
+        self._seen_model = False
 
     def map(self, sse: ServerSentEvent, out: list[Event]) -> None:
+        if self.terminal:
+            return  # nothing after [DONE] counts
         data = sse.data
+        if sse.event == "error":
+            # An SSE event named "error", whatever its data: JSON or plain text.
+            try:
+                payload: Any = loads(data)
+            except ProtocolError:
+                payload = data
+            raise error_from_payload(payload)
         if data.startswith("[DONE]"):
             self.terminal = True
             return
-        if self.terminal:
-            return  # nothing after [DONE] counts
-        obj = loads(data)
-        if not isinstance(obj, dict):
-            return
-        if obj.get("error") is not None:
-            raise _stream_error(obj)
-        if not self.started:
-            self.started = True
-            out.append(_meta(obj))
+        self.map_object(loads(data), out)
+
+    def map_object(self, obj: Any, out: list[Event]) -> None:
+        """The events of one chunk (or of a whole non-streaming response)."""
+        if obj.__class__ is not dict:
+            raise bad_value("stream event", "a JSON object", obj)
         choices = obj.get("choices")
-        if choices:
-            self.map_choices(choices, out)
+        if obj.get("error") is not None or (choices is None and payload_is_error(obj)):
+            raise error_from_payload(obj)
+        if self._meta_pending:
+            self._meta(obj, out)
+        if choices.__class__ is list:
+            if choices:
+                self.map_choices(choices, out)
+        elif choices is not None:
+            raise bad_value("choices", "a list", choices)
         usage = obj.get("usage")
-        if usage:
+        if usage is not None and usage != {}:
             out.append(usage_event(usage))
+        groq = obj.get("x_groq")
+        if groq is not None:
+            # Groq reports usage under x_groq on the last chunk
+            # (https://console.groq.com/docs/api-reference#chat-create).
+            if groq.__class__ is not dict:
+                raise bad_value("x_groq", "an object", groq)
+            if groq.get("usage") is not None:
+                out.append(usage_event(groq["usage"], "x_groq.usage"))
+
+    def _meta(self, obj: dict[str, Any], out: list[Event]) -> None:
+        """Metadata from the first chunk where each field is non-empty."""
+        model = obj.get("model")
+        rid = obj.get("id")
+        extra: dict[str, Any] = {}
+        fingerprint = obj.get("system_fingerprint")
+        if fingerprint and fingerprint.__class__ is str:
+            extra["system_fingerprint"] = fingerprint
+        created = obj.get("created")
+        if created and created.__class__ is int:
+            extra["created"] = created
+        model = model if model and model.__class__ is str else None
+        rid = rid if rid and rid.__class__ is str else None
+        if model is not None or rid is not None or extra:
+            out.append(MessageStart(model=model, id=rid, extra=extra))
+            self._seen_model = self._seen_model or model is not None
+            self._seen_id = self._seen_id or rid is not None
+            self._meta_pending = not (self._seen_model and self._seen_id)
 
     def map_choices(self, choices: list[Any], out: list[Event]) -> None:
         raise NotImplementedError
+
+    def check_complete(self, finished: bool) -> None:
+        """Complete only if every choice reported a ``finish_reason``, ``[DONE]`` or not."""
+        if finished:
+            return
+        if self.terminal:
+            raise IncompleteStreamError(
+                "the stream ended with [DONE] but no finish_reason: the server (often a proxy "
+                "whose upstream failed) cut the answer short"
+            )
+        raise IncompleteStreamError("the stream ended before the response was complete")
+
+
+def _index(choice: dict[str, Any], where: str = "choices[].index") -> int:
+    index = choice.get("index", 0)
+    if index.__class__ is int:
+        return index
+    if index is None:
+        return 0
+    raise bad_value(where, "an integer", index)
+
+
+def _finish(choice: dict[str, Any], index: int, out: list[Event]) -> None:
+    finish = choice.get("finish_reason")
+    if finish is not None:
+        if finish.__class__ is not str:
+            raise bad_value("choices[].finish_reason", "a string", finish)
+        out.append(Finish(finish, index))
 
 
 class ChatMapper(_OpenAIMapper):
@@ -121,41 +216,141 @@ class ChatMapper(_OpenAIMapper):
 
     def __init__(self) -> None:
         super().__init__()
-        self._calls: set[tuple[int, int]] = set()
+        self._calls: dict[int, _Calls] = {}
 
     def map_choices(self, choices: list[Any], out: list[Event]) -> None:
         for choice in choices:
-            index = choice.get("index", 0)
+            if choice.__class__ is not dict:
+                raise bad_value("choices[]", "an object", choice)
+            index = _index(choice)
             delta = choice.get("delta")
             if delta:
+                if delta.__class__ is not dict:
+                    raise bad_value("choices[].delta", "an object", delta)
                 content = delta.get("content")
-                if content:
-                    logprobs = choice.get("logprobs")
-                    out.append(TextDelta(content, index, logprobs.get("content") if logprobs else None))
-                # Plain text chunks carry only "content"; anything else is rarer.
-                if content is None or len(delta) > 1:
+                if content.__class__ is str:
+                    if content:
+                        logprobs = choice.get("logprobs")
+                        lp = logprobs.get("content") if logprobs.__class__ is dict else None
+                        out.append(TextDelta(content, index, lp))
+                    # Plain text chunks carry only "content"; anything else is rarer.
+                    if len(delta) > 1:
+                        self._rest(delta, index, out)
+                elif content is None:
                     self._rest(delta, index, out)
-            finish = choice.get("finish_reason")
-            if finish is not None:
-                out.append(Finish(finish, index))
+                elif content.__class__ is list:
+                    _content_parts(content, index, out)
+                    self._rest(delta, index, out)
+                else:
+                    raise bad_value("choices[].delta.content", "a string, null or a list of parts", content)
+            elif delta is not None and delta.__class__ is not dict:
+                raise bad_value("choices[].delta", "an object", delta)
+            _finish(choice, index, out)
 
     def _rest(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
-        refusal = delta.get("refusal")
+        refusal = optional_str(delta.get("refusal"), "choices[].delta.refusal")
         if refusal:
             out.append(RefusalDelta(refusal, index))
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        reasoning = optional_str(delta.get("reasoning_content"), "choices[].delta.reasoning_content")
+        if not reasoning:
+            reasoning = optional_str(delta.get("reasoning"), "choices[].delta.reasoning")
+        if reasoning:
             out.append(ThinkingDelta(reasoning, index))
-        for call in delta.get("tool_calls") or ():
-            call_index = call.get("index", 0)
-            function = call.get("function") or {}
-            key = (index, call_index)
-            if key not in self._calls:
-                self._calls.add(key)
-                out.append(ToolCallStart(call_index, call.get("id"), function.get("name") or "", index))
-            arguments = function.get("arguments")
-            if arguments:
-                out.append(ToolCallDelta(call_index, arguments, index))
+        calls = delta.get("tool_calls")
+        if calls is not None:
+            if calls.__class__ is not list:
+                raise bad_value("choices[].delta.tool_calls", "a list", calls)
+            for position, call in enumerate(calls):
+                self._tool_call(call, position, index, out)
+
+    def _tool_call(self, call: Any, position: int, choice: int, out: list[Event]) -> None:
+        if call.__class__ is not dict:
+            raise bad_value("tool_calls[]", "an object", call)
+        wire_index = call.get("index")
+        if wire_index is not None and wire_index.__class__ is not int:
+            raise bad_value("tool_calls[].index", "an integer", wire_index)
+        call_id = optional_str(call.get("id"), "tool_calls[].id") or None
+        function = call.get("function")
+        if function is None:
+            function = {}
+        elif function.__class__ is not dict:
+            raise bad_value("tool_calls[].function", "an object", function)
+        name = optional_str(function.get("name"), "tool_calls[].function.name") or None
+        arguments = function.get("arguments")
+
+        state = self._calls.get(choice)
+        if state is None:
+            state = self._calls[choice] = _Calls()
+        # Which call is this? By id first; else by index (or position) as
+        # long as that does not contradict what the call already has.
+        ordinal = state.by_id.get(call_id) if call_id is not None else None
+        slot = wire_index if wire_index is not None else position
+        if ordinal is None and (wire_index is not None or call_id is None):
+            existing = state.by_index.get(slot)
+            if (
+                existing is not None
+                and (call_id is None or state.ids[existing] is None)
+                and (name is None or state.names[existing] in (None, name))
+            ):
+                ordinal = existing
+        if ordinal is None:
+            ordinal = len(state.ids)
+            state.ids.append(call_id)
+            state.names.append(name)
+            state.by_index[slot] = ordinal
+            if call_id is not None:
+                state.by_id[call_id] = ordinal
+            out.append(ToolCallStart(ordinal, call_id, name or "", choice))
+        elif (call_id is not None and state.ids[ordinal] is None) or (
+            name is not None and state.names[ordinal] is None
+        ):
+            # A field that arrived in a later delta updates the call.
+            if call_id is not None and state.ids[ordinal] is None:
+                state.ids[ordinal] = call_id
+                state.by_id[call_id] = ordinal
+            if name is not None and state.names[ordinal] is None:
+                state.names[ordinal] = name
+            out.append(ToolCallStart(ordinal, state.ids[ordinal], state.names[ordinal] or "", choice))
+        if arguments is not None:
+            if arguments.__class__ is str:
+                if arguments:
+                    out.append(ToolCallDelta(ordinal, arguments, choice))
+            elif arguments.__class__ is dict:
+                # Some servers send the arguments as an object: serialise once.
+                out.append(ToolCallDelta(ordinal, json.dumps(arguments, ensure_ascii=False), choice))
+            else:
+                raise bad_value("tool_calls[].function.arguments", "a string or an object", arguments)
+
+
+def _content_parts(parts: list[Any], index: int, out: list[Event]) -> None:
+    """``content`` as a list of typed parts (Mistral: ``text`` and ``thinking`` parts).
+
+    Mistral's reasoning models stream ``{"type": "thinking", "thinking":
+    [{"type": "text", "text": ...}]}`` (https://docs.mistral.ai/capabilities/reasoning/).
+    Parts of other types (``reference``, ``image_url``) carry no text and are skipped.
+    """
+    for part in parts:
+        if part.__class__ is not dict:
+            raise bad_value("choices[].delta.content[]", "an object", part)
+        kind = part.get("type")
+        if kind == "text":
+            text = optional_str(part.get("text"), "content[].text")
+            if text:
+                out.append(TextDelta(text, index))
+        elif kind == "thinking":
+            thinking = part.get("thinking")
+            if thinking.__class__ is str:
+                if thinking:
+                    out.append(ThinkingDelta(thinking, index))
+            elif thinking.__class__ is list:
+                for inner in thinking:
+                    if inner.__class__ is not dict:
+                        raise bad_value("content[].thinking[]", "an object", inner)
+                    text = optional_str(inner.get("text"), "content[].thinking[].text")
+                    if text:
+                        out.append(ThinkingDelta(text, index))
+            elif thinking is not None:
+                raise bad_value("content[].thinking", "a string or a list of parts", thinking)
 
 
 class CompletionsMapper(_OpenAIMapper):
@@ -165,13 +360,16 @@ class CompletionsMapper(_OpenAIMapper):
 
     def map_choices(self, choices: list[Any], out: list[Event]) -> None:
         for choice in choices:
-            index = choice.get("index", 0)
+            if choice.__class__ is not dict:
+                raise bad_value("choices[]", "an object", choice)
+            index = _index(choice)
             text = choice.get("text")
-            if text:
-                out.append(TextDelta(text, index, choice.get("logprobs")))
-            finish = choice.get("finish_reason")
-            if finish is not None:
-                out.append(Finish(finish, index))
+            if text.__class__ is str:
+                if text:
+                    out.append(TextDelta(text, index, choice.get("logprobs")))
+            elif text is not None:
+                raise bad_value("choices[].text", "a string", text)
+            _finish(choice, index, out)
 
 
 def message_to_wire(message: BaseMessage) -> dict[str, Any]:
@@ -183,8 +381,6 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
     elif isinstance(message, AIMessage):
         wire = {"role": "assistant", "content": message.content or None}
         if message.tool_calls:
-            import json
-
             wire["tool_calls"] = [
                 {
                     "id": call.id,
@@ -203,11 +399,14 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
 
 
 class _OpenAIProvider(Provider):
+    model_provider = "openai"
+
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        return _error_message(body)
+        message, kind, _ = error_fields(body)
+        return message, kind
 
     @staticmethod
     def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
@@ -254,29 +453,13 @@ class OpenAIChatProvider(_OpenAIProvider):
         return body
 
     def parse_response(self, body: Any) -> list[Event]:
-        out: list[Event] = [_meta(body)]
-        for choice in body.get("choices") or ():
-            index = choice.get("index", 0)
-            message = choice.get("message") or {}
-            content = message.get("content")
-            logprobs = choice.get("logprobs")
-            if content:
-                out.append(TextDelta(content, index, logprobs.get("content") if logprobs else None))
-            refusal = message.get("refusal")
-            if refusal:
-                out.append(RefusalDelta(refusal, index))
-            reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                out.append(ThinkingDelta(reasoning, index))
-            for call_index, call in enumerate(message.get("tool_calls") or ()):
-                function = call.get("function") or {}
-                out.append(ToolCallStart(call_index, call.get("id"), function.get("name") or "", index))
-                if function.get("arguments"):
-                    out.append(ToolCallDelta(call_index, function["arguments"], index))
-            out.append(Finish(choice.get("finish_reason"), index))
-        if body.get("usage"):
-            out.append(usage_event(body["usage"]))
-        return out
+        """A whole ``chat.completion``, through the same mapper as a stream
+        (each choice's ``message`` read as one delta)."""
+        return _parse_whole(
+            self.new_mapper(),
+            body,
+            lambda c: {**c, "delta": c["message"]} if c.__class__ is dict and "message" in c else c,
+        )
 
 
 class OpenAICompletionsProvider(_OpenAIProvider):
@@ -295,12 +478,26 @@ class OpenAICompletionsProvider(_OpenAIProvider):
         return body
 
     def parse_response(self, body: Any) -> list[Event]:
-        out: list[Event] = [_meta(body)]
-        for choice in body.get("choices") or ():
-            index = choice.get("index", 0)
-            if choice.get("text"):
-                out.append(TextDelta(choice["text"], index, choice.get("logprobs")))
-            out.append(Finish(choice.get("finish_reason"), index))
-        if body.get("usage"):
-            out.append(usage_event(body["usage"]))
-        return out
+        """A whole ``text_completion``, through the same mapper as a stream."""
+        return _parse_whole(self.new_mapper(), body, lambda c: c)
+
+
+def _parse_whole(mapper: _OpenAIMapper, body: Any, as_chunk: Any) -> list[Event]:
+    """A non-streaming response (or a JSON body answering a streaming request) as events.
+
+    Raises the typed error of an error object (HTTP 200 with an error body,
+    as some gateways send), and :class:`ProtocolError` if there is no
+    ``choices`` list: such a body is never taken for an (empty) answer.
+    """
+    if body.__class__ is not dict:
+        raise bad_value("response", "a JSON object", body)
+    if payload_is_error(body):
+        raise error_from_payload(body)
+    choices = body.get("choices")
+    if choices.__class__ is not list:
+        raise ProtocolError(
+            f"the response is not a completion: it has no choices list (keys: {', '.join(list(body)[:10])})",
+        )
+    out: list[Event] = []
+    mapper.map_object({**body, "choices": [as_chunk(c) for c in choices]}, out)
+    return out
