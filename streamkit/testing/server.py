@@ -25,7 +25,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -78,8 +78,13 @@ class MockResponse:
     * ``chunk_size``: bytes per network write (``None``: one write per event);
       ``random_chunks``: a seed for random write sizes (1..64 bytes).
     * ``delay``: seconds before each token event.
-    * ``status``/``error``/``headers``: answer with an HTTP error instead.
-    * ``raw``: send these exact body bytes (a recorded stream), chunked as above.
+    * ``status``/``error``/``headers``: answer with an HTTP error instead
+      (a JSON error body, ``error`` or a default one); with ``raw`` set, the
+      error response sends those exact bytes instead, with ``content_type``
+      and chunked as above (an error body that arrives in many pieces, a
+      plain-text one...).
+    * ``raw``: send these exact body bytes (a recorded stream), chunked as
+      above, with ``content_type`` (``application/json`` for a JSON body).
 
     Faults, for testing what your code does when things go wrong (the
     event counts include the stream's first, metadata-only events):
@@ -97,6 +102,19 @@ class MockResponse:
       :meth:`MockServer.enqueue_failures` for "fail N times, then succeed");
     * ``delay`` with ``chunk_size=1``: a slow drip; a huge ``text`` token
       with no spaces: a huge line.
+
+    What the server does once every byte of the body has been written
+    (``after_body``; default ``None``: end the body properly, the final
+    zero-length chunk of chunked encoding included):
+
+    * ``"abort"``: close the TCP connection without writing the final
+      zero-length chunk, so the client sees an unterminated body (the bytes
+      already written are flushed first; the close is a FIN, as a server
+      process exiting or a proxy dropping the connection gives);
+    * ``"hold"``: keep the connection open, silent, for ``hold_for``
+      seconds, then end the body properly (a server or proxy that is slow to
+      close after the last event). A client that closes first ends the hold
+      at once (it counts in ``disconnects``).
     """
 
     text: str | None = None
@@ -124,6 +142,8 @@ class MockResponse:
     error_message: str = "Overloaded"
     malformed_after: int | None = None
     truncate_after: int | None = None
+    after_body: Literal["abort", "hold"] | None = None
+    hold_for: float = 0.0
 
 
 @dataclass
@@ -280,6 +300,8 @@ class MockServer:
         self, request: web.Request, body: Any, script: MockResponse, prompt: str, wire: str
     ) -> web.StreamResponse:
         if script.status >= 400:
+            if script.raw is not None:
+                return await self._stream(request, script, [(script.raw, False)], wire)
             return web.json_response(
                 self._error_body(script, wire), status=script.status, headers=script.headers
             )
@@ -341,7 +363,8 @@ class MockServer:
         self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]], wire: str
     ) -> web.StreamResponse:
         resp = web.StreamResponse(
-            headers={"Content-Type": script.content_type, "Cache-Control": "no-cache", **script.headers}
+            status=script.status,
+            headers={"Content-Type": script.content_type, "Cache-Control": "no-cache", **script.headers},
         )
         self.active += 1
         try:
@@ -372,6 +395,14 @@ class MockServer:
                         # and the client would see one read whatever the size.
                         await asyncio.sleep(0)
                         await asyncio.sleep(0)
+            if script.after_body == "abort":
+                # No write_eof(): the final zero-length chunk never goes out.
+                # close() (not abort()) so the bytes already written are sent first.
+                assert request.transport is not None
+                request.transport.close()
+                return resp
+            if script.after_body == "hold":
+                await asyncio.sleep(script.hold_for)
             await resp.write_eof()
             self.completed += 1
             return resp
