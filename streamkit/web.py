@@ -20,7 +20,10 @@ Wire format (one SSE event per streamkit event; ``data`` is always JSON)::
     event: error        data: {"type": "RateLimitError", "message": "...", "status_code": 429}
     : keep-alive        (a comment, every ``heartbeat`` seconds of upstream silence)
 
-Every event carries ``id: <stream id>:<n>``. The error message is a fixed,
+Every event of a relayed stream carries ``id: <stream id>:<n>``: the
+stream id is ``secrets.token_urlsafe(16)`` (22 characters of ``[A-Za-z0-9_-]``,
+128 random bits, fresh per stream, not derived from any other id), ``n``
+counts the stream's events from 1 in ASCII digits. The error message is a fixed,
 safe sentence per error class: no key, no URL, no provider internals.
 
 Closing: the browser going away (tab closed, fetch aborted) cancels the
@@ -34,17 +37,49 @@ Back-pressure: frames pass through a small bounded queue; a slow client
 makes ``write`` wait, the queue fills, and the relay stops reading
 upstream, so memory per relayed stream stays bounded.
 
-Resume: give a :class:`ResumeBuffer` and a reconnecting client's
-``Last-Event-ID`` replays the frames it missed (bounded per stream and in
-number of streams). The upstream is not kept running for absent clients.
+Resume: give a :class:`ResumeBuffer` *and* an ``owner`` and a reconnecting
+client's ``Last-Event-ID`` (the header ``EventSource`` sends on reconnect:
+WHATWG HTML, "Server-sent events",
+https://html.spec.whatwg.org/multipage/server-sent-events.html) replays
+the frames it missed (bounded per stream and in number of streams). The
+upstream is not kept running for absent clients: a stream whose client
+left mid-answer replays what was relayed, without a ``done``/``error``,
+and a replay from the last id on is empty. What is guaranteed:
+
+- ``owner`` is a non-empty ``str`` the application derives from its own
+  session or authentication (a random per-visitor cookie token, a user
+  id): whoever started a stream. A stream is replayed only to a request
+  with the same owner (compared with :func:`hmac.compare_digest` on SHA-256
+  digests; the buffer keeps the digest, not the owner). ``resume`` without
+  an owner raises :class:`~streamkit.errors.InvalidArgumentError` naming
+  ``owner`` at call time (before anything is sent): a buffer shared by all
+  visitors with no owner would serve anyone's answer to anyone.
+- A ``Last-Event-ID`` that cannot be replayed — unknown stream, evicted
+  (expired) frames, another owner's stream, or malformed (not exactly
+  ``<id>:<ASCII digits>``: non-ASCII digits, more than 18 digits, a sign,
+  empty, no colon, over 160 characters) — gets one and the same answer,
+  so ownership cannot be probed: HTTP 200 with the SSE headers and a
+  single frame, without an ``id``::
+
+      event: error
+      data: {"type": "ResumeUnavailable", "message": "This stream cannot be resumed: ..."}
+
+  The new stream passed in is then closed unopened (nothing is generated).
+  Parsing never raises. An ``EventSource`` client should ``close()`` on
+  ``error`` (and on ``done``), or it reconnects.
+- Without ``resume``, ``Last-Event-ID`` is ignored: the request starts a
+  new stream, as it would without the header.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from types import TracebackType
@@ -58,6 +93,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    InvalidArgumentError,
     OverloadedError,
     RateLimitError,
     StreamkitError,
@@ -67,6 +103,7 @@ from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
 
 __all__ = [
+    "RESUME_UNAVAILABLE",
     "SSE_HEADERS",
     "ResumeBuffer",
     "SSERelay",
@@ -87,7 +124,52 @@ SSE_HEADERS = {
 
 _KEEPALIVE = b": keep-alive\n\n"
 _END = object()
-_ids = itertools.count(1)
+
+#: The ``type`` of the ``error`` frame sent for a ``Last-Event-ID`` that cannot be replayed.
+RESUME_UNAVAILABLE = "ResumeUnavailable"
+_RESUME_UNAVAILABLE_FRAME = (
+    b"event: error\ndata: "
+    + json.dumps(
+        {
+            "type": RESUME_UNAVAILABLE,
+            "message": "This stream cannot be resumed: it is unknown, has expired, "
+            "or belongs to someone else.",
+        },
+        separators=(",", ":"),
+    ).encode()
+    + b"\n\n"
+)
+# ``<stream id>:<n>``; the id part as ``secrets.token_urlsafe`` spells it (or a
+# caller's own ``record`` ids), ``n`` in ASCII digits only: ``int()`` would take
+# Arabic-Indic or fullwidth digits, and raise on a superscript or on 5,000 digits.
+_EVENT_ID = re.compile(r"([A-Za-z0-9_-]{1,128}):([0-9]{1,18})")
+_MAX_EVENT_ID = 160
+
+
+def _new_stream_id() -> str:
+    """A fresh, unguessable stream id: 128 random bits, 22 URL-safe characters."""
+    return secrets.token_urlsafe(16)
+
+
+def _owner_digest(owner: object, where: str) -> bytes:
+    """SHA-256 of a checked owner; raises InvalidArgumentError naming ``owner``."""
+    if not isinstance(owner, str) or not owner:
+        raise InvalidArgumentError(
+            f"{where}: a resume buffer needs owner=<a non-empty str from your session or auth> "
+            "(whoever started the stream; only they may replay it); "
+            f"got owner={owner!r}"
+        )
+    return hashlib.sha256(owner.encode("utf-8", "surrogatepass")).digest()
+
+
+def _parse_event_id(last_event_id: object) -> tuple[str, int] | None:
+    """``(stream id, n)`` from a ``Last-Event-ID``, or None if it is not one of ours. Never raises."""
+    if not isinstance(last_event_id, str) or len(last_event_id) > _MAX_EVENT_ID:
+        return None
+    match = _EVENT_ID.fullmatch(last_event_id)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2))
 
 
 def _frame(event: str, event_id: str, data: Any) -> bytes:
@@ -143,28 +225,61 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
 
 
 class ResumeBuffer:
-    """Recent frames of recent streams, for ``Last-Event-ID`` replay (bounded both ways)."""
+    """Recent frames of recent streams, each with its owner, for ``Last-Event-ID`` replay.
+
+    Bounded both ways: at most ``max_streams`` streams (the oldest is
+    evicted) of at most ``max_frames`` frames each (the oldest frames go).
+    A stream's owner is fixed by its first :meth:`record`; only that owner
+    can :meth:`replay` it. One buffer per process serves every visitor.
+    """
 
     def __init__(self, *, max_streams: int = 256, max_frames: int = 4096) -> None:
         self.max_streams = max_streams
         self.max_frames = max_frames
-        self._streams: OrderedDict[str, deque[tuple[int, bytes]]] = OrderedDict()
+        self._streams: OrderedDict[str, tuple[bytes, deque[tuple[int, bytes]]]] = OrderedDict()
+        # Compared against when the stream is unknown, so an unknown id and
+        # another owner's id take the same path.
+        self._nobody = secrets.token_bytes(32)
 
-    def record(self, stream_id: str, seq: int, frame: bytes) -> None:
-        frames = self._streams.get(stream_id)
-        if frames is None:
-            frames = self._streams[stream_id] = deque(maxlen=self.max_frames)
+    def record(self, stream_id: str, seq: int, frame: bytes, *, owner: str) -> None:
+        """Keep ``frame`` (event ``seq`` of ``stream_id``) for ``owner``.
+
+        Raises InvalidArgumentError if ``owner`` is empty or not a str, or
+        differs from the owner the stream was first recorded for.
+        """
+        self._record(stream_id, seq, frame, _owner_digest(owner, "ResumeBuffer.record()"))
+
+    def _record(self, stream_id: str, seq: int, frame: bytes, digest: bytes) -> None:
+        entry = self._streams.get(stream_id)
+        if entry is None:
+            entry = self._streams[stream_id] = (digest, deque(maxlen=self.max_frames))
             while len(self._streams) > self.max_streams:
                 self._streams.popitem(last=False)
-        frames.append((seq, frame))
+        elif not hmac.compare_digest(entry[0], digest):
+            raise InvalidArgumentError(
+                f"ResumeBuffer.record(): stream {stream_id!r} belongs to another owner"
+            )
+        entry[1].append((seq, frame))
 
-    def replay(self, last_event_id: str) -> list[bytes] | None:
-        """Frames after ``last_event_id``, or None if that stream is not (or no longer) known."""
-        stream_id, _, seq_text = last_event_id.rpartition(":")
-        frames = self._streams.get(stream_id)
-        if frames is None or not seq_text.isdigit():
+    def replay(self, last_event_id: str, *, owner: str) -> list[bytes] | None:
+        """The frames after ``last_event_id`` (``"<stream id>:<n>"``), if ``owner`` may have them.
+
+        None — the same None whatever the reason — if the id is malformed,
+        the stream is unknown or evicted, frames after ``n`` are gone
+        (refuse rather than skip), or the stream belongs to another owner.
+        ``[]`` if the owner already has every frame. Never raises for a bad
+        ``last_event_id``; raises InvalidArgumentError for a bad ``owner``.
+        """
+        return self._replay(last_event_id, _owner_digest(owner, "ResumeBuffer.replay()"))
+
+    def _replay(self, last_event_id: str, digest: bytes) -> list[bytes] | None:
+        parsed = _parse_event_id(last_event_id)
+        entry = self._streams.get(parsed[0]) if parsed is not None else None
+        owned = hmac.compare_digest(entry[0] if entry is not None else self._nobody, digest)
+        if parsed is None or entry is None or not owned:
             return None
-        seq = int(seq_text)
+        seq = parsed[1]
+        frames = entry[1]
         if frames and frames[0][0] > seq + 1:
             return None  # the frames it missed are gone: say so rather than skip them
         return [frame for n, frame in frames if n > seq]
@@ -176,6 +291,9 @@ class SSERelay:
     Reads the upstream stream on its own task (so heartbeats can be sent
     while it is silent) through a bounded queue. ``aclose()`` — or any exit
     from iteration, cancellation included — cancels the upstream at once.
+    ``stream_id`` is fresh and unguessable (see the module docstring). With
+    ``resume``, every frame is recorded for ``owner``; ``resume`` without a
+    non-empty ``owner`` raises InvalidArgumentError naming ``owner``.
     """
 
     def __init__(
@@ -185,9 +303,11 @@ class SSERelay:
         heartbeat: float = 15.0,
         queue_size: int = 32,
         resume: ResumeBuffer | None = None,
+        owner: str | None = None,
         is_disconnected: Callable[[], bool] | None = None,
         poll: float = 0.1,
     ) -> None:
+        self._owner_digest = _owner_digest(owner, "SSERelay()") if resume is not None else b""
         self._stream = stream
         self._heartbeat = heartbeat
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
@@ -195,7 +315,7 @@ class SSERelay:
         self._resume = resume
         self._is_disconnected = is_disconnected
         self._poll = poll if is_disconnected is not None else heartbeat
-        self.stream_id = f"s{next(_ids)}"
+        self.stream_id = _new_stream_id()
         self._seq = 0
         self._closed = False
 
@@ -244,7 +364,7 @@ class SSERelay:
         seq, event_id = self._next_id()
         frame = _frame(event, event_id, data)
         if self._resume is not None:
-            self._resume.record(self.stream_id, seq, frame)
+            self._resume._record(self.stream_id, seq, frame, self._owner_digest)
         await self._queue.put(frame)
 
     async def _read(self) -> None:
@@ -307,6 +427,7 @@ def sse_events(
     *,
     heartbeat: float = 15.0,
     resume: ResumeBuffer | None = None,
+    owner: str | None = None,
     last_event_id: str | None = None,
     is_disconnected: Callable[[], bool] | None = None,
 ) -> SSERelay | _Replay:
@@ -314,14 +435,20 @@ def sse_events(
 
     Send :data:`SSE_HEADERS` with it (``media_type="text/event-stream"``
     covers the first; add ``Cache-Control`` and ``X-Accel-Buffering``).
-    With ``resume`` and a ``last_event_id`` that it knows, the missed
-    frames are replayed instead and the new stream is not started.
+    ``resume`` needs ``owner`` (a non-empty str from the app's session or
+    auth; InvalidArgumentError naming ``owner`` otherwise, raised here).
+    With both and a ``last_event_id`` (the request's ``Last-Event-ID``
+    header, None when absent), ``stream`` is not started: the frames that
+    owner missed are replayed, or — for an id that is unknown, expired,
+    another owner's or malformed — a single ``ResumeUnavailable`` error
+    frame is sent. Without ``resume``, ``last_event_id`` is ignored.
     """
-    if resume is not None and last_event_id:
-        frames = resume.replay(last_event_id)
-        if frames is not None:
-            return _Replay(frames, stream)
-    return SSERelay(stream, heartbeat=heartbeat, resume=resume, is_disconnected=is_disconnected)
+    if resume is not None:
+        digest = _owner_digest(owner, "sse_events()")
+        if last_event_id is not None:
+            frames = resume._replay(last_event_id, digest)
+            return _Replay(frames if frames is not None else [_RESUME_UNAVAILABLE_FRAME], stream)
+    return SSERelay(stream, heartbeat=heartbeat, resume=resume, owner=owner, is_disconnected=is_disconnected)
 
 
 class _Replay:
@@ -350,14 +477,18 @@ async def sse_response(
     *,
     heartbeat: float = 15.0,
     resume: ResumeBuffer | None = None,
+    owner: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """Relay ``stream`` to an aiohttp.web client as SSE; returns the finished response.
 
-    Honours ``Last-Event-ID`` when ``resume`` is given. Returns when the
-    stream ends or the client goes away (the upstream is then cancelled).
+    Honours ``Last-Event-ID`` when ``resume`` is given, for ``owner`` only
+    (required with ``resume``: a non-empty str from the app's session or
+    auth; InvalidArgumentError naming ``owner`` otherwise, before the
+    response starts). See :func:`sse_events` for what a reconnect gets.
+    Returns when the stream ends or the client goes away (the upstream is
+    then cancelled).
     """
-    response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
     transport = request.transport
 
     def gone() -> bool:
@@ -367,9 +498,11 @@ async def sse_response(
         stream,
         heartbeat=heartbeat,
         resume=resume,
+        owner=owner,
         last_event_id=request.headers.get("Last-Event-ID"),
         is_disconnected=gone,
     )
+    response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
     try:
         await response.prepare(request)
         async for frame in source:

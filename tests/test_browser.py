@@ -3,6 +3,8 @@
 Types a prompt, watches the answer grow over several steps, sees the usage
 at the end; then presses Stop mid-stream and checks that the mock provider
 saw its connection closed. Saves a screenshot to artifacts/web_chat.png.
+Checks that the page's session cookie (HttpOnly, SameSite=Strict) is what
+lets a request resume an answer.
 
 Chromium comes from Debian's ``chromium`` package (``.ci/run`` installs it);
 in CI a missing browser is a failure, never a skip.
@@ -21,6 +23,7 @@ import pytest
 from aiohttp import web
 from browser_cdp import Browser, find_chromium, in_ci
 
+from streamkit.sse import SSEDecoder
 from streamkit.testing import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +34,11 @@ if CHROMIUM is None and not in_ci():
     pytest.skip("chromium is not installed here (CI installs it and runs this)", allow_module_level=True)
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def decode(body: str) -> list[tuple[str, str | None, str]]:
+    """(event, id, data) of each SSE event in a response body."""
+    return [(e.event, e.id, e.data) for e in SSEDecoder().feed(body.encode())]
 
 
 @pytest.fixture
@@ -102,3 +110,36 @@ async def test_stop_aborts_and_the_provider_sees_the_disconnect(
     shown = await page.evaluate("document.getElementById('answer').textContent")
     assert 10 < len(shown) < 200  # it stopped mid-answer
     await page.screenshot(ARTIFACTS / "web_chat_stopped.png")
+
+
+async def test_the_session_cookie_owns_the_replay(site: str, page: Browser, mock_server: MockServer) -> None:
+    """The page load sets an HttpOnly, SameSite=Strict session; only requests carrying it can resume."""
+    await page.goto(site)
+    cookies = (await page.send("Network.getCookies"))["cookies"]
+    session = [c for c in cookies if c["name"] == "webchat_session"]
+    assert len(session) == 1, cookies
+    assert session[0]["httpOnly"] is True and session[0]["sameSite"] == "Strict"
+    assert "webchat_session" not in await page.evaluate("document.cookie")  # page scripts cannot read it
+    bodies = await page.evaluate(
+        """(async () => {
+          const post = (headers, credentials) => fetch("/api/chat", {
+            method: "POST", credentials,
+            headers: {"Content-Type": "application/json", ...headers},
+            body: JSON.stringify({prompt: "hi", provider: "openai"}),
+          }).then((r) => r.text());
+          const first = await post({}, "same-origin");
+          const id = first.match(/^id: (.*)$/m)[1];
+          return {
+            first,
+            mine: await post({"Last-Event-ID": id}, "same-origin"),
+            anonymous: await post({"Last-Event-ID": id}, "omit"),
+          };
+        })()"""
+    )
+    first = decode(bodies["first"])
+    assert first[-1][0] == "done"
+    assert decode(bodies["mine"]) == first[1:]  # same browser, same cookie: the missed frames
+    refused = decode(bodies["anonymous"])  # no cookie: nothing of the answer
+    assert [(event, id_) for event, id_, _ in refused] == [("error", None)]
+    assert '"type":"ResumeUnavailable"' in refused[0][2]
+    assert len(mock_server.requests) == 1

@@ -9,6 +9,11 @@ server (with a little per-token delay, so you can watch it stream).
 The page (static/index.html, no build step, no CDN) POSTs the prompt to
 /api/chat and reads the SSE response with fetch(); its Stop button aborts
 the fetch, which cancels the upstream stream (see streamkit.web).
+
+Resume is per visitor: each browser gets a random session token in an
+HttpOnly, SameSite=Strict cookie, and that token is the owner of the
+streams it starts, so a ``Last-Event-ID`` replays an answer only to the
+browser that asked for it (copy this part if you copy the resume buffer).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +39,31 @@ MODELS: web.AppKey[dict[str, ChatModel]] = web.AppKey("models", dict)
 RESUME: web.AppKey[ResumeBuffer] = web.AppKey("resume", ResumeBuffer)
 
 
+# -- the per-visitor session: the resume buffer's owner ------------------------
+# One ResumeBuffer serves every visitor, so each replay must be tied to whoever
+# started the stream. Here that is a random token (256 bits) in a cookie set by
+# the server: HttpOnly (page scripts cannot read it), SameSite=Strict (other
+# sites' requests do not carry it), Secure when served over HTTPS. With your own
+# login, pass the user's id (or session id) as owner instead.
+SESSION_COOKIE = "webchat_session"
+_SESSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
+
+
+def session_of(request: web.Request) -> tuple[str, dict[str, str]]:
+    """This visitor's session token, and the headers that set it if it is new."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if _SESSION_TOKEN.fullmatch(token):
+        return token, {}
+    token = secrets.token_urlsafe(32)
+    cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    if request.secure:
+        cookie += "; Secure"
+    return token, {"Set-Cookie": cookie}
+
+
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    _, set_cookie = session_of(request)  # the page load starts the session
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache", **set_cookie})
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
@@ -46,8 +76,11 @@ async def chat(request: web.Request) -> web.StreamResponse:
     models = request.app[MODELS]
     if not isinstance(prompt, str) or not prompt.strip() or provider not in models:
         raise web.HTTPBadRequest(text="expected {'prompt': str, 'provider': 'openai' | 'anthropic'}")
+    # A request without a valid session (say from curl) gets a new one: it owns
+    # only the streams it starts, so a Last-Event-ID it sends replays nothing.
+    owner, set_cookie = session_of(request)
     stream = models[provider].stream([HumanMessage(content=prompt)])
-    return await sse_response(request, stream, resume=request.app[RESUME])
+    return await sse_response(request, stream, resume=request.app[RESUME], owner=owner, headers=set_cookie)
 
 
 def build_app(models: dict[str, ChatModel]) -> web.Application:
