@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import IncompleteStreamError, status_error
+from ..errors import IncompleteStreamError, error_message, status_error
 from ..events import (
     Citation,
     Event,
@@ -213,7 +213,7 @@ class AnthropicProvider(Provider):
         return headers
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        return _error(body)
+        return error_message(body)
 
     def new_mapper(self) -> AnthropicMapper:
         return AnthropicMapper()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ProviderStreamError, status_error
+from ..errors import ProviderStreamError, error_message, status_error
 from ..events import (
     Event,
     Finish,
@@ -207,7 +207,7 @@ class _OpenAIProvider(Provider):
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        return _error_message(body)
+        return error_message(body)
 
     @staticmethod
     def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
