@@ -230,11 +230,21 @@ class _OpenAIProvider(Provider):
 
     @staticmethod
     def common_body(params: dict[str, Any], stream: bool) -> dict[str, Any]:
-        body = {k: v for k, v in params.items() if v is not None}
+        """The shared fields; ``params["stream_usage"]`` (the model setting) is not sent.
+
+        When streaming, ``stream_options: {"include_usage": true}`` (without
+        it OpenAI sends no usage) unless ``stream_usage`` is False or the
+        params already hold ``stream_options`` (``model_kwargs``, sent as
+        given). A non-streaming body never has ``stream_options``: OpenAI
+        rejects it without ``stream: true``.
+        """
+        body = {k: v for k, v in params.items() if v is not None and k != "stream_usage"}
         if stream:
             body["stream"] = True
-            # Without this, OpenAI sends no usage in streaming mode.
-            body["stream_options"] = {"include_usage": True}
+            if params.get("stream_usage", True) and "stream_options" not in body:
+                body["stream_options"] = {"include_usage": True}
+        else:
+            body.pop("stream_options", None)
         return body
 
 
