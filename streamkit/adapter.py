@@ -96,6 +96,7 @@ class ResponseStream:
         "_pos",
         "_progress",
         "_provider",
+        "_redact",
         "_resp",
         "_result",
         "_run_id",
@@ -120,8 +121,11 @@ class ResponseStream:
         streaming: bool = True,
         timeouts: Timeouts | None = None,
         max_retries: int = 0,
+        redact: Callable[[APIError], APIError] | None = None,
     ) -> None:
         self._provider = provider
+        #: Removes the client's secrets from an error (an upstream may echo the key).
+        self._redact = redact
         self._open = open
         self._handlers = handlers
         self._run_id = run_id
@@ -522,6 +526,8 @@ class ResponseStream:
         if was_done:
             return  # on_llm_end itself failed: the result stands
         partial = self._partial()
+        if isinstance(exc, APIError) and self._redact is not None:
+            self._redact(exc)
         if isinstance(exc, StreamkitError):
             if exc.partial_result is None:
                 exc.partial_result = partial
@@ -533,9 +539,12 @@ class ResponseStream:
         else:
             mapped = map_exception(exc, "read")
             if mapped is not None:
+                if self._redact is not None:
+                    self._redact(mapped)
                 mapped.partial_result = partial
                 await self._notify_error(mapped)
-                raise mapped from exc
+                # Not chained: aiohttp's errors can hold the request (and its headers).
+                raise mapped from None
             await self._notify_error(exc)
 
     async def _notify_error(self, error: BaseException) -> None:

@@ -30,6 +30,7 @@ class _AnthropicSettings(StreamingModel):
     _base_url_env = "ANTHROPIC_BASE_URL"
     _default_base_url = "https://api.anthropic.com"
     _call_options = StreamingModel._call_options | {"top_k", "thinking"}
+    _json_fields = ("thinking",)
 
     model: str = Field(default=_DEFAULT_MODEL, alias="model_name", min_length=1)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -20,6 +20,7 @@ partial result.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +31,8 @@ __all__ = ["Timeouts", "as_timeouts"]
 class Timeouts(BaseModel):
     """The four deadlines, in seconds (``None``: no limit)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # NaN and infinities are refused (None means "no limit").
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
     connect: float | None = Field(default=10.0, gt=0)
     first_token: float | None = Field(default=None, gt=0)
@@ -45,7 +47,11 @@ class Timeouts(BaseModel):
 
 
 def as_timeouts(value: Any) -> Timeouts:
-    """Accept a ``Timeouts`` (or a dict of its fields), a number of seconds, or ``None``."""
+    """Accept a ``Timeouts`` (or a dict of its fields), a number of seconds, or ``None``.
+
+    Raises ``TypeError`` for another type and ``ValueError`` (pydantic's
+    ``ValidationError`` for a dict) for a number that is not finite and > 0.
+    """
     if isinstance(value, Timeouts):
         return value
     if value is None:
@@ -55,6 +61,8 @@ def as_timeouts(value: Any) -> Timeouts:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = type(value).__name__
         raise TypeError(f"timeout must be a number of seconds, a Timeouts or None, not {kind}")
+    if not math.isfinite(value):
+        raise ValueError("timeout must be a finite number of seconds (None: no limit)")
     if value <= 0:
         raise ValueError("timeout must be greater than 0")
     return Timeouts(connect=float(value), idle=float(value))

@@ -11,6 +11,7 @@ Every error streamkit raises derives from :class:`StreamkitError`::
     │   ├── APIConnectionError              could not connect, or the connection dropped
     │   │   └── APITimeoutError (TimeoutError)   a deadline passed; ``.phase`` names which
     │   ├── APIStatusError                  the server answered with an HTTP error status
+    │   │   ├── RedirectError               3xx: API calls never follow redirects
     │   │   ├── BadRequestError             400, 422
     │   │   ├── AuthenticationError         401
     │   │   ├── PermissionDeniedError       403
@@ -31,12 +32,17 @@ error of a kind that also exists as an HTTP status (overloaded, rate limit)
 raises the same class either way, so one ``except`` handles both.
 
 Messages never contain an API key: they are built from the provider's
-error message and the status line, never from request headers.
+error message and the status line, never from request headers, and the
+transport passes every message, body and cause it raises through
+:func:`redact` with the client's own secrets (its key and every
+``default_headers`` value). :func:`error_message` is the one place an
+error body's message is read from, whatever shape the server used.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .results import LLMResult
@@ -58,12 +64,17 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "ProviderStreamError",
+    "REDACTED",
     "RateLimitError",
+    "RedirectError",
     "StreamAbandoned",
     "StreamStateError",
     "StreamkitError",
     "error_from_payload",
+    "error_message",
     "payload_is_error",
+    "redact",
+    "redact_error",
     "status_error",
 ]
 
@@ -155,6 +166,20 @@ class APIStatusError(APIError):
         self.body = body
         self.retry_after = retry_after
         self.error_type = error_type
+
+
+class RedirectError(APIStatusError):
+    """3xx: the server redirected the call; ``location`` is where to (``None`` if not given).
+
+    streamkit never follows a redirect on an API call: the request carries
+    the key, every ``default_headers`` entry and the prompt, and a 307/308
+    would send them all to whatever origin the ``Location`` names. Never
+    retried; point ``base_url`` at the final URL instead.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class BadRequestError(APIStatusError):
@@ -250,6 +275,8 @@ def status_error(
         cls: type[APIStatusError] = OverloadedError
     elif error_type == "rate_limit_error":
         cls = RateLimitError
+    elif 300 <= status < 400:
+        cls = RedirectError
     else:
         cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     err = cls(
@@ -263,6 +290,144 @@ def status_error(
     if status == 408:
         err.retryable = True
     return err
+
+
+# -- reading and cleaning error bodies ----------------------------------------
+
+#: Replaces a secret wherever it appears in a message, body or cause.
+REDACTED = "***"
+
+#: How many entries of a FastAPI validation list (``{"detail": [...]}``) the message names.
+_MAX_DETAIL_ITEMS = 10
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _detail_message(detail: Any) -> str | None:
+    """FastAPI's ``detail``: a string, or a list of pydantic errors ``{"loc", "msg", "type"}``.
+
+    Wire facts: FastAPI renders ``HTTPException(status, detail=...)`` as
+    ``{"detail": ...}`` and a request validation failure as ``{"detail":
+    [{"loc": [...], "msg": "...", "type": "..."}, ...]}`` (FastAPI docs,
+    "Handling Errors"). ``transformers serve`` raises ``HTTPException(422,
+    detail=e.errors())`` or ``detail="Unexpected keys in the request: ..."``
+    (huggingface/transformers, src/transformers/commands/serving.py), and
+    FastAPI-based servers such as vLLM answer in this shape wherever their
+    own handler does not step in. Only ``loc`` and ``msg`` are used:
+    pydantic's ``input`` echoes the request.
+    """
+    if isinstance(detail, str):
+        return detail or None
+    if isinstance(detail, dict):
+        return _text(detail.get("msg")) or _text(detail.get("message")) or _text(detail.get("error"))
+    if not isinstance(detail, list):
+        return None
+    parts = []
+    for item in detail[:_MAX_DETAIL_ITEMS]:
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, dict) and _text(item.get("msg")):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc) if isinstance(loc, list) and loc else ""
+            parts.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+    if len(detail) > _MAX_DETAIL_ITEMS and parts:
+        parts.append(f"... ({len(detail) - _MAX_DETAIL_ITEMS} more)")
+    return "; ".join(parts) or None
+
+
+def _kind(obj: dict[str, Any]) -> str | None:
+    kind = obj.get("type")
+    if not isinstance(kind, str) or not kind:
+        kind = obj.get("code")
+    if kind is None or isinstance(kind, bool) or kind == "":
+        return None
+    return str(kind)
+
+
+def error_message(body: Any) -> tuple[str | None, str | None]:
+    """``(message, error type)`` from an error body, whatever its shape; ``(None, None)`` if none.
+
+    The one reader of error bodies (both providers' ``parse_error`` use it).
+    Shapes, first match wins:
+
+    * ``{"error": {"message", "type" | "code"}}``: OpenAI's documented error
+      object (and vLLM's current ``ErrorResponse``); Anthropic's
+      ``{"type": "error", "error": {"type", "message"}}`` is the same shape
+      and keeps its error type (``overloaded_error``...);
+    * ``{"error": "..."}``: Ollama, vLLM's API-key middleware, llama.cpp's
+      older server;
+    * ``{"message": "...", "type" | "code"}``: vLLM's older top-level
+      ``ErrorResponse`` (``object: "error"``), Mistral, many gateways;
+    * ``{"detail": "..."}`` / ``{"detail": [{"loc", "msg"}, ...]}``: FastAPI
+      (see :func:`_detail_message`).
+
+    A plain-text body is the caller's business (it keeps the first 500
+    characters). Never raises.
+    """
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, dict):
+        message = error.get("message")
+        text = str(message) if message not in (None, "") else _text(error.get("detail"))
+        return text, _kind(error)
+    kind = _kind(body)
+    kind = kind if kind != "error" else None  # ``"type": "error"`` marks the envelope, not the kind
+    if isinstance(error, str) and error:
+        return error, kind
+    message = body.get("message")
+    if message not in (None, "") and not isinstance(message, (dict, list)):
+        return str(message), kind
+    if "detail" in body:
+        return _detail_message(body["detail"]), None
+    return None, None
+
+
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
+
+
+def redact(value: T, secrets: Sequence[str]) -> T:
+    """A copy of ``value`` with every secret replaced by ``***``.
+
+    Walks strings, dict keys and values, lists and tuples (any depth);
+    other values are returned as they are. ``secrets`` should be sorted
+    longest first, so a secret that contains another is replaced whole.
+    """
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)  # type: ignore[assignment]
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(redact(v, secrets) for v in value)  # type: ignore[return-value]
+    return value
+
+
+def redact_error(error: E, secrets: Sequence[str]) -> E:
+    """Remove ``secrets`` from a streamkit error in place (message, args, body, ids); returns it.
+
+    Its ``__cause__``/``__context__`` are not touched: whoever raises it
+    decides what it chains (the transport chains nothing that holds the
+    request, see :mod:`streamkit.transport`).
+    """
+    if not secrets:
+        return error
+    error.args = redact(error.args, secrets)
+    if isinstance(error, StreamkitError):
+        error.message = redact(error.message, secrets)
+    for name in ("body", "request_id", "location"):
+        if getattr(error, name, None) is not None:
+            setattr(error, name, redact(getattr(error, name), secrets))
+    return error
 
 
 #: Error ``type``/``code`` strings servers put in error objects, and the
@@ -305,50 +470,31 @@ def payload_is_error(obj: dict[str, Any]) -> bool:
     return ("message" in obj and ("code" in obj or "type" in obj)) or "detail" in obj
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value or None
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
-
-
 def error_fields(payload: Any) -> tuple[str | None, str | None, int | None]:
-    """``(message, error type, numeric code)`` from an error object of any known shape.
+    """``(message, error type, numeric code)`` from an error object or text.
 
-    Accepts ``{"error": {"message", "type", "code"}}``, ``{"error": "..."}``,
-    top-level ``message``/``type``/``code``, FastAPI's ``{"detail": "..."}``
-    and ``{"detail": [{"msg": ...}, ...]}``, and plain text. Never raises.
+    The message and type come from :func:`error_message` (every known
+    shape); ``code`` is an HTTP-like status (400-599) when the server gave
+    one as ``code`` (``429`` or ``"429"``). Plain text is its own message
+    (the first 500 characters). Never raises.
     """
     if isinstance(payload, str):
         return (payload.strip()[:500] or None), None, None
     if not isinstance(payload, dict):
         return None, None, None
+    message, kind = error_message(payload)
     inner = payload.get("error")
-    if isinstance(inner, str):
-        return inner or None, _text(payload.get("type")) if payload.get("type") != "error" else None, None
-    source = inner if isinstance(inner, dict) else payload
-    message = _text(source.get("message"))
-    if message is None:
-        detail = source.get("detail", payload.get("detail"))
-        if isinstance(detail, list):
-            parts = [_text(d.get("msg")) if isinstance(d, dict) else _text(d) for d in detail]
-            message = "; ".join(p for p in parts if p) or None
-        else:
-            message = _text(detail)
-    kind = _text(source.get("type"))
-    if kind == "error":  # Anthropic's envelope type, not the error's kind
-        kind = None
-    raw_code = source.get("code")
+    raw = (inner if isinstance(inner, dict) else payload).get("code")
     code: int | None = None
-    if isinstance(raw_code, int) and not isinstance(raw_code, bool):
-        code = raw_code
-    elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.isdigit() and len(raw_code) == 3:
-        code = int(raw_code)
-    elif kind is None:
-        kind = _text(raw_code)
-    if code is not None and not 400 <= code <= 599:
-        code = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        code = raw
+    elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) == 3:
+        code = int(raw)
+    if code is not None:
+        if kind == str(raw):
+            kind = None  # the code is a status, not an error type
+        if not 400 <= code <= 599:
+            code = None
     return message, kind, code
 
 

@@ -11,12 +11,21 @@ drive the same pipeline::
     async for token in llm.stream("prompt"): ... # tokens; then stream.result
 
 Use ``async with llm:`` or ``await llm.aclose()`` to release connections.
+
+Settings are checked the same way at construction, on assignment
+(``llm.temperature = 0.2``) and per call (``await llm("hi", temperature=0.2)``):
+each bad value raises :class:`~streamkit.errors.InvalidArgumentError` naming
+the argument, and an assignment that fails leaves the model unchanged.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
-from collections.abc import Awaitable, Sequence
+import re
+import unicodedata
+from collections.abc import Awaitable, Mapping, Sequence
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -44,7 +53,7 @@ from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import ChatGeneration, LLMResult
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import Transport
+from .transport import Transport, encode_body
 
 __all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
 
@@ -67,11 +76,63 @@ def _format_validation(cls_name: str, error: ValidationError, field: str | None 
 def _field_adapter(cls: type[StreamingModel], name: str) -> TypeAdapter[Any]:
     field = cls.model_fields[name]
     annotated: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(annotated, config=ConfigDict(strict=True, hide_input_in_errors=True))
+    return TypeAdapter(
+        annotated, config=ConfigDict(strict=True, hide_input_in_errors=True, allow_inf_nan=False)
+    )
+
+
+#: An HTTP header name (RFC 9110 section 5.1: a ``token``).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Settings that the HTTP transport is built from: changing one rebuilds it.
+_TRANSPORT_FIELDS = frozenset({"api_key", "base_url", "default_headers"})
+
+
+def _control_char(text: str) -> str | None:
+    """The first control character in ``text`` (CR, LF, NUL, TAB, DEL...), as ``repr``, or None."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc":
+            return repr(ch)
+    return None
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why ``value`` cannot go into a request body as strict JSON, or None."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"cannot be sent as JSON ({exc})"
+    return None
+
+
+def _secret_value(value: SecretStr | str) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 class StreamingModel(BaseModel):
-    """Settings and behaviour shared by every model class."""
+    """Settings and behaviour shared by every model class.
+
+    **Settings are validated wherever they change.** At construction, on
+    assignment and per call, a bad value raises
+    :class:`~streamkit.errors.InvalidArgumentError` naming the argument,
+    before any request: a control character (CR, LF, NUL...) in
+    ``api_key``, a header name or value; a header name that is not an HTTP
+    token; NaN or an infinity (``temperature``, ``top_p``, ``timeout``); a
+    ``base_url`` whose port is out of range; ``model_kwargs``, ``tools``,
+    ``stop`` (and Anthropic's ``thinking``) that cannot be sent as strict
+    JSON. The policy for changes after construction is *validate on
+    assignment*: ``llm.base_url = ...`` is checked like the constructor's
+    argument (cross-field checks included), a failed assignment leaves the
+    model as it was, and changing ``api_key``, ``base_url`` or
+    ``default_headers`` gives the next call a new HTTP transport (streams
+    already open finish on the old one, closed by ``aclose()``).
+    ``model_copy(update=...)`` validates its update the same way and gives
+    the copy its own HTTP session.
+
+    **Secrets.** ``api_key`` and every ``default_headers`` value are stored
+    as ``SecretStr``: ``repr()``, ``model_dump()`` and ``model_dump_json()``
+    show ``**********``; read a header back with
+    ``llm.default_headers["X"].get_secret_value()``.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -81,6 +142,10 @@ class StreamingModel(BaseModel):
         hide_input_in_errors=True,
         strict=True,
         validate_default=True,
+        # Assignments are checked like constructor arguments (see __setattr__).
+        validate_assignment=True,
+        # NaN and infinities are never valid settings (and not JSON).
+        allow_inf_nan=False,
     )
 
     # Subclasses set these.
@@ -111,9 +176,12 @@ class StreamingModel(BaseModel):
     max_retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=8, ge=1)
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    default_headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    #: Accepts str values; always stored as ``SecretStr`` so they never print.
+    default_headers: dict[str, SecretStr | str] = Field(default_factory=dict, repr=False)
 
     _transport: Transport | None = PrivateAttr(default=None)
+    #: Transports replaced by a change of key, URL or headers; closed by aclose().
+    _retired: list[Transport] = PrivateAttr(default_factory=list)
     _provider: Provider = PrivateAttr()
     _handlers: list[AnyHandler] = PrivateAttr(default_factory=list)
 
@@ -123,10 +191,6 @@ class StreamingModel(BaseModel):
             data["api_key"] = _env(cls._api_key_env)
         if "base_url" not in data or data["base_url"] is None:
             data["base_url"] = _env(cls._base_url_env) or cls._default_base_url
-        if isinstance(data.get("api_key"), str):
-            data["api_key"] = SecretStr(data["api_key"])
-        if isinstance(data.get("stop"), str):
-            data["stop"] = [data["stop"]]
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -135,16 +199,64 @@ class StreamingModel(BaseModel):
         self._handlers = check_handlers(self.callbacks)
         self._check()
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _check_api_key(cls, value: Any) -> Any:
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(secret, str) and (bad := _control_char(secret)):
+            # The key is not shown, not even in part.
+            raise ValueError(f"must not contain control characters (found {bad})")
+        return SecretStr(value) if isinstance(value, str) else value
+
+    @field_validator("default_headers", mode="before")
+    @classmethod
+    def _check_headers(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # the type check names it
+        checked: dict[Any, Any] = {}
+        for name, raw in value.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                shown = repr(name) if not isinstance(name, str) or len(name) < 80 else repr(name[:80] + "...")
+                raise ValueError(f"header name {shown} is not a valid HTTP header name")
+            text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+            if isinstance(text, str) and (bad := _control_char(text)):
+                raise ValueError(
+                    f"the value of header {name!r} must not contain control characters (found {bad})"
+                )
+            checked[name] = SecretStr(raw) if isinstance(raw, str) else raw
+        return checked
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _check_stop(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("model_kwargs")
+    @classmethod
+    def _check_model_kwargs(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if problem := _json_problem(item):
+                raise ValueError(f"{key!r} {problem}")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
+        if bad := _control_char(value):
+            raise ValueError(f"must not contain control characters (found {bad})")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL with a host, such as http://127.0.0.1:8000/v1")
         if parts.query or parts.fragment:
             raise ValueError("must not have a query string or fragment")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("the port must be a number from 1 to 65535")
         return value.rstrip("/")
 
     @field_validator("timeout", mode="before")
@@ -154,6 +266,44 @@ class StreamingModel(BaseModel):
             return as_timeouts(value)
         except TypeError as exc:  # pydantic reports ValueErrors only
             raise ValueError(str(exc)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Validate an assignment like a constructor argument; on failure nothing changes."""
+        if name.startswith("_") or name not in type(self).model_fields:
+            super().__setattr__(name, value)
+            return
+        cls = type(self)
+        old = self.__dict__.get(name)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise InvalidArgumentError(_format_validation(cls.__name__, exc)) from None
+        try:
+            self._check()
+            handlers = check_handlers(self.callbacks) if name == "callbacks" else None
+        except BaseException:
+            self.__dict__[name] = old
+            raise
+        if handlers is not None:
+            self._handlers = handlers
+        if name in _TRANSPORT_FIELDS and self._transport is not None:
+            # The transport holds the headers and URL: the next call builds
+            # a new one; streams already open keep theirs until aclose().
+            self._retired.append(self._transport)
+            self._transport = None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy, with ``update`` validated like constructor arguments and its own HTTP session."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        if deep:
+            callbacks = data.pop("callbacks")  # handlers are shared, never copied
+            data = copy.deepcopy(data)
+            data["callbacks"] = callbacks
+        if update:
+            if "model_name" in update:
+                data.pop("model", None)
+            data.update(update)
+        return type(self)(**data)
 
     @field_validator("callbacks", mode="before")
     @classmethod
@@ -170,6 +320,12 @@ class StreamingModel(BaseModel):
                 f"{type(self).__name__}: no API key: pass api_key=... or set {type(self)._api_key_env} "
                 f"(or point base_url at another server)"
             )
+        for name in self._json_fields:
+            if problem := _json_problem(getattr(self, name)):
+                raise InvalidArgumentError(f"{type(self).__name__}: invalid argument: {name}: {problem}")
+
+    #: Free-form settings sent as JSON (``model_kwargs`` is checked per key).
+    _json_fields: ClassVar[tuple[str, ...]] = ()
 
     # -- lifecycle -----------------------------------------------------
 
@@ -181,17 +337,24 @@ class StreamingModel(BaseModel):
     @property
     def transport(self) -> Transport:
         if self._transport is None:
-            key = self.api_key.get_secret_value() if isinstance(self.api_key, SecretStr) else self.api_key
-            headers = {**self.default_headers, **self._provider.auth_headers(key)}
+            key = _secret_value(self.api_key) if self.api_key is not None else None
+            extra = {name: _secret_value(value) for name, value in self.default_headers.items()}
+            headers = {**extra, **self._provider.auth_headers(key)}
             self._transport = Transport(
                 base_url=self.base_url or type(self)._default_base_url,
                 headers=headers,
                 error_parser=self._provider.parse_error,
+                # Header values (and a password in the URL) are treated as
+                # secrets: errors never show them.
+                secrets=[key or "", *extra.values(), urlsplit(self.base_url or "").password or ""],
             )
         return self._transport
 
     async def aclose(self) -> None:
         """Close the HTTP session and its pooled connections."""
+        retired, self._retired = self._retired, []
+        for old in retired:
+            await old.aclose()
         if self._transport is not None:
             await self._transport.aclose()
 
@@ -202,10 +365,10 @@ class StreamingModel(BaseModel):
         await self.aclose()
 
     def __del__(self) -> None:
-        transport = getattr(self, "__pydantic_private__", None) or {}
-        t = transport.get("_transport")
-        if t is not None:
-            t.close_nowait()
+        private = getattr(self, "__pydantic_private__", None) or {}
+        for t in [private.get("_transport"), *(private.get("_retired") or ())]:
+            if t is not None:
+                t.close_nowait()
 
     # -- requests ------------------------------------------------------
 
@@ -225,6 +388,8 @@ class StreamingModel(BaseModel):
                 _field_adapter(cls, name).validate_python(value)
             except ValidationError as exc:
                 raise InvalidArgumentError(_format_validation(cls.__name__, exc, name)) from None
+            if name != "tools" and (problem := _json_problem(value)):
+                raise InvalidArgumentError(f"{cls.__name__}: invalid argument: {name}: {problem}")
             overrides[name] = value
         params: dict[str, Any] = {
             "model": self.model,
@@ -254,6 +419,8 @@ class StreamingModel(BaseModel):
         if "timeout" in kwargs:
             try:
                 timeouts = as_timeouts(kwargs.pop("timeout"))
+            except ValidationError as exc:
+                raise InvalidArgumentError(_format_validation(cls, exc, "timeout")) from None
             except (TypeError, ValueError) as exc:
                 raise InvalidArgumentError(f"{cls}: invalid argument: timeout: {exc}") from None
         retries = self.max_retries
@@ -276,14 +443,21 @@ class StreamingModel(BaseModel):
         run_id = uuid4()
         transport = self.transport
         path = self._provider.path
+        try:
+            # Encoded once, strictly (no NaN), before any request: every
+            # attempt sends these bytes.
+            data = encode_body(body)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{type(self).__name__}: invalid arguments: {exc}") from None
 
         def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
-            return transport.post(path, body, connect_timeout=connect_timeout)
+            return transport.post(path, data, connect_timeout=connect_timeout)
 
         return ResponseStream(
             provider=self._provider,
             chat=self._chat_results,
             open=open_response,
+            redact=transport.redact,
             handlers=handlers,
             run_id=run_id,
             start_hook=start_hook,
@@ -402,6 +576,14 @@ class PromptModel(StreamingModel):
 MessagesInput = str | Sequence[BaseMessage]
 
 
+def _check_tool_json(specs: list[ToolSpec]) -> None:
+    """Raise InvalidArgumentError naming the first tool whose schema JSON cannot carry."""
+    for i, spec in enumerate(specs):
+        problem = _json_problem([spec.name, spec.description, spec.parameters])
+        if problem:
+            raise InvalidArgumentError(f"invalid argument: tools[{i}] ({spec.name!r}): {problem}")
+
+
 class ChatModel(StreamingModel):
     """Message lists in, ``AIMessage`` out; tools can be bound or given per call."""
 
@@ -416,6 +598,7 @@ class ChatModel(StreamingModel):
         try:
             specs = to_tool_specs(self.tools)
             check_tool_choice(self.tool_choice, specs)
+            _check_tool_json(specs)
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{type(self).__name__}: {exc}") from None
 
@@ -438,6 +621,10 @@ class ChatModel(StreamingModel):
         choice = overrides.pop("tool_choice", self.tool_choice)
         params = super()._params(overrides)
         specs = to_tool_specs(tools)
+        try:
+            _check_tool_json(specs)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{type(self).__name__}: {exc}") from None
         params.update(self._tools_to_wire(specs, check_tool_choice(choice, specs)))
         return params
 

@@ -37,6 +37,7 @@ EXPECTED = {
     "ProtocolError",
     "ProviderStreamError",
     "RateLimitError",
+    "RedirectError",
     "ResponseStream",
     "RunInfo",
     "StreamAbandoned",

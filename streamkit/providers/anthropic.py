@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import IncompleteStreamError, ProtocolError, error_fields, error_from_payload
+from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message
 from ..events import (
     Citation,
     ContentBlock,
@@ -294,8 +294,7 @@ class AnthropicProvider(Provider):
         return headers
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        message, kind, _ = error_fields(body)
-        return message, kind
+        return error_message(body)
 
     def new_mapper(self) -> AnthropicMapper:
         return AnthropicMapper()

@@ -41,7 +41,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import IncompleteStreamError, ProtocolError, error_fields, error_from_payload, payload_is_error
+from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message, payload_is_error
 from ..events import (
     Event,
     Finish,
@@ -405,8 +405,7 @@ class _OpenAIProvider(Provider):
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:
-        message, kind, _ = error_fields(body)
-        return message, kind
+        return error_message(body)
 
     @staticmethod
     def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
@@ -429,11 +428,21 @@ class _OpenAIProvider(Provider):
 
     @staticmethod
     def common_body(params: dict[str, Any], stream: bool) -> dict[str, Any]:
-        body = {k: v for k, v in params.items() if v is not None}
+        """The shared fields; ``params["stream_usage"]`` (the model setting) is not sent.
+
+        When streaming, ``stream_options: {"include_usage": true}`` (without
+        it OpenAI sends no usage) unless ``stream_usage`` is False or the
+        params already hold ``stream_options`` (``model_kwargs``, sent as
+        given). A non-streaming body never has ``stream_options``: OpenAI
+        rejects it without ``stream: true``.
+        """
+        body = {k: v for k, v in params.items() if v is not None and k != "stream_usage"}
         if stream:
             body["stream"] = True
-            # Without this, OpenAI sends no usage in streaming mode.
-            body["stream_options"] = {"include_usage": True}
+            if params.get("stream_usage", True) and "stream_options" not in body:
+                body["stream_options"] = {"include_usage": True}
+        else:
+            body.pop("stream_options", None)
         return body
 
 

@@ -1,0 +1,231 @@
+"""Error bodies on non-2xx answers: read to the end (up to a cap), message taken from every common shape.
+
+Issue #9, class 3 (transport part). Servers on 127.0.0.1 send the body in
+many small pieces with pauses, the message at the very end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from streamkit import (
+    APIStatusError,
+    BadRequestError,
+    ChatAnthropic,
+    ChatOpenAI,
+    InternalServerError,
+    OverloadedError,
+)
+from streamkit.models import ChatModel
+from streamkit.providers.anthropic import AnthropicProvider
+from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
+from streamkit.testing import MockResponse, MockServer
+from tests.loopback import drip, serve
+
+PROVIDERS = ["openai", "anthropic"]
+MAX_ERROR_BODY = 64 * 1024  # the documented cap (streamkit.transport.MAX_ERROR_BODY)
+
+
+def error_message(body: Any) -> tuple[str | None, str | None]:
+    from streamkit.errors import error_message as shared  # new in this change: imported late
+
+    return shared(body)
+
+
+def model_for(provider: str, url: str) -> ChatModel:
+    if provider == "openai":
+        return ChatOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+    return ChatAnthropic(base_url=url, api_key="k", max_retries=0)
+
+
+async def failure(model: ChatModel) -> APIStatusError:
+    async with model:
+        with pytest.raises(APIStatusError) as info:
+            await model("hi")
+    return info.value
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_json_error_body_in_small_delayed_pieces_is_read_to_the_end(provider: str) -> None:
+    # The message comes after 3 KB of padding, in 24-byte writes 2 ms apart:
+    # one read returns only the first pieces.
+    inner = {"type": "invalid_request_error", "message": "the real reason, at the very end"}
+    payload: dict[str, Any] = {"padding": "x" * 3000, "error": inner}
+    if provider == "anthropic":
+        payload = {"type": "error", **payload}
+    body = json.dumps(payload).encode()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await drip(request, 400, body, size=24, pause=0.002, ctype="application/json")
+
+    async with serve(handler) as server:
+        err = await failure(model_for(provider, server.url))
+    assert isinstance(err, BadRequestError)
+    assert "the real reason, at the very end" in str(err)
+    assert err.body == payload
+    assert err.error_type == "invalid_request_error"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_plain_text_error_body_in_small_pieces_is_read_whole(provider: str) -> None:
+    text = "upstream model worker crashed while loading the weights; " * 3 + "retry in a minute"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await drip(request, 502, text.encode(), size=7, pause=0.002, ctype="text/plain")
+
+    async with serve(handler) as server:
+        err = await failure(model_for(provider, server.url))
+    assert isinstance(err, InternalServerError)
+    assert err.status_code == 502
+    assert "retry in a minute" in str(err)
+    assert err.body == text
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_plain_text_message_is_its_first_500_characters(provider: str) -> None:
+    text = "A" * 499 + "B" + "C" * 2000
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await drip(request, 500, text.encode(), size=256, pause=0.001, ctype="text/plain")
+
+    async with serve(handler) as server:
+        err = await failure(model_for(provider, server.url))
+    assert "A" * 499 + "B" in str(err) and "C" not in str(err)
+    assert err.body == text  # the whole body is kept
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_body_over_the_cap_is_cut_at_the_cap_not_an_error(provider: str) -> None:
+    from streamkit.transport import MAX_ERROR_BODY as cap
+
+    assert cap == MAX_ERROR_BODY
+    body = b"E" * (3 * MAX_ERROR_BODY)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await drip(request, 503, body, size=4096, pause=0.001, ctype="text/plain")
+
+    async with serve(handler) as server:
+        err = await failure(model_for(provider, server.url))
+    assert isinstance(err, InternalServerError) and err.status_code == 503
+    assert isinstance(err.body, str)
+    assert len(err.body) == MAX_ERROR_BODY  # read up to the cap, and no further
+    assert str(err) == "HTTP 503: " + "E" * 500
+
+
+# -- the shapes ---------------------------------------------------------------
+
+VALIDATION_DETAIL = [
+    {
+        "type": "missing",
+        "loc": ["body", "messages", 0, "role"],
+        "msg": "Field required",
+        "input": {"content": "hi"},
+    },
+    {
+        "type": "less_than_equal",
+        "loc": ["body", "temperature"],
+        "msg": "Input should be less than or equal to 2",
+    },
+]
+
+SHAPES: list[tuple[str, Any, str, str | None]] = [
+    (
+        "openai",
+        {"error": {"message": "m-openai", "type": "invalid_request_error"}},
+        "m-openai",
+        "invalid_request_error",
+    ),
+    ("string-error", {"error": "model 'x' not found, try pulling it first"}, "model 'x' not found", None),
+    (
+        "top-level",
+        {"object": "error", "message": "m-vllm", "type": "BadRequestError", "code": 400},
+        "m-vllm",
+        "BadRequestError",
+    ),
+    (
+        "detail-string",
+        {"detail": "Unexpected keys in the request: {'foo'}"},
+        "Unexpected keys in the request",
+        None,
+    ),
+    (
+        "detail-list",
+        {"detail": VALIDATION_DETAIL},
+        "body.messages.0.role: Field required; body.temperature: Input should be less than or equal to 2",
+        None,
+    ),
+    (
+        "anthropic",
+        {"type": "error", "error": {"type": "not_found_error", "message": "model: nope"}},
+        "model: nope",
+        "not_found_error",
+    ),
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("name", "body", "expected", "kind"), SHAPES, ids=[s[0] for s in SHAPES])
+async def test_error_message_from_every_shape_reaches_the_exception(
+    provider: str, name: str, body: Any, expected: str, kind: str | None
+) -> None:
+    async with MockServer() as server:
+        server.enqueue(MockResponse(status=422, error=body))
+        err = await failure(model_for(provider, server.url))
+    assert isinstance(err, BadRequestError)
+    assert expected in str(err)
+    assert err.error_type == kind
+    assert err.body == body
+
+
+def test_detail_list_never_shows_the_echoed_input() -> None:
+    message, _ = error_message({"detail": VALIDATION_DETAIL})
+    assert message is not None and "hi" not in message
+
+
+async def test_anthropic_error_type_is_kept_and_classifies() -> None:
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    async with MockServer() as server:
+        server.enqueue(MockResponse(status=500, error=body))
+        err = await failure(model_for("anthropic", server.url))
+    assert isinstance(err, OverloadedError)
+    assert err.error_type == "overloaded_error" and "Overloaded" in str(err)
+
+
+@pytest.mark.parametrize("body", [s[1] for s in SHAPES], ids=[s[0] for s in SHAPES])
+def test_both_providers_parse_errors_with_the_one_shared_function(body: Any) -> None:
+    expected = error_message(body)
+    assert expected[0]
+    for provider in (OpenAIChatProvider(), OpenAICompletionsProvider(), AnthropicProvider()):
+        assert provider.parse_error(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "text",
+        3,
+        {},
+        {"error": None},
+        {"error": 5},
+        {"error": []},
+        {"error": {"message": None, "code": 7}},
+        {"error": {"message": ""}},
+        {"message": {"nested": 1}},
+        {"message": ["a"]},
+        {"detail": None},
+        {"detail": [1, None, {"msg": 3}, {"loc": "x", "msg": "ok"}]},
+        {"detail": {"error": "boom"}},
+        {"type": True, "message": "m"},
+    ],
+)
+def test_error_message_never_raises_and_returns_text_or_none(body: Any) -> None:
+    message, kind = error_message(body)
+    assert message is None or isinstance(message, str)
+    assert kind is None or isinstance(kind, str)
