@@ -11,10 +11,14 @@ Why it is written this way:
   U+2028 or the other separators ``str.splitlines`` honours, which are legal
   inside JSON strings. CRs are normalised to LF on the bytes, with one bit of
   state for a CR that ends a read (its LF may start the next one).
-* Linear time: each read is scanned once for its last LF. A line longer than
-  any read just accumulates in a ``bytearray`` (amortised O(1) appends) and
-  is never rescanned, so a 64 MiB event costs the same per byte as a small
-  one. There is no line-length cap (aiohttp's ``readline`` has one).
+* Linear time in every dimension: each read is scanned once for its last LF.
+  A line longer than any read just accumulates in a ``bytearray`` (amortised
+  O(1) appends) and is never rescanned, so a 64 MiB line costs the same per
+  byte as a small one. An event of many ``data:`` lines keeps its values in
+  a list joined once at dispatch, never re-copying what came before; the
+  one-line event (every token of every stream) keeps its value as a plain
+  ``str`` and never allocates that list. There is no line-length cap
+  (aiohttp's ``readline`` has one).
 * UTF-8 is decoded after framing, over the complete lines of a read at once:
   a character split across reads is always whole, and there is one decode
   call per read rather than per line.
@@ -112,11 +116,14 @@ class SSEDecoder:
     otherwise ignored.
     """
 
-    __slots__ = ("_data", "_event", "_id", "_lines", "_retry", "comments", "last_event_id")
+    __slots__ = ("_data", "_event", "_id", "_lines", "_parts", "_retry", "comments", "last_event_id")
 
     def __init__(self) -> None:
         self._lines = _LineSplitter()
+        # The pending event's data: the first data line's value in `_data`;
+        # from the second line on, every value in `_parts` (and `_data` is "").
         self._data: str | None = None
+        self._parts: list[str] | None = None
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
@@ -138,6 +145,9 @@ class SSEDecoder:
 
     def _dispatch(self) -> ServerSentEvent | None:
         data = self._data
+        if self._parts is not None:
+            data = "\n".join(self._parts)
+            self._parts = None
         name = self._event
         self._data = None
         self._event = None
@@ -156,14 +166,24 @@ class SSEDecoder:
         out: list[ServerSentEvent] = []
         append = out.append
         data = self._data
+        parts = self._parts
         event = self._event
         for line in lines:
             if not line:
                 if data:
+                    # The one-line event: no list was ever made.
                     retry = self._retry
                     if retry is not None:
                         self._retry = None
                     append(ServerSentEvent(data, event or "message", self.last_event_id, retry))
+                elif parts is not None:
+                    # A many-line event, joined once. At least two values, so
+                    # never empty.
+                    retry = self._retry
+                    if retry is not None:
+                        self._retry = None
+                    append(ServerSentEvent("\n".join(parts), event or "message", self.last_event_id, retry))
+                    parts = None
                 else:
                     # No data (or a lone empty "data:", deliberately dropped:
                     # WHATWG would dispatch it, no provider sends it, and no
@@ -175,24 +195,35 @@ class SSEDecoder:
             # The common case first: "data: {...}".
             if line.startswith("data:"):
                 value = line[6:] if line.startswith(" ", 5) else line[5:]
-                data = value if data is None else f"{data}\n{value}"
-                continue
-            if line[0] == ":":
+            elif line[0] == ":":
                 self.comments += 1
                 continue
-            name, colon, value = line.partition(":")
-            if colon and value.startswith(" "):
-                value = value[1:]
-            if name == "event":
-                event = value
-            elif name == "data":  # "data" with no colon: an empty value
-                data = value if data is None else f"{data}\n{value}"
-            elif name == "id" and "\x00" not in value:
-                self.last_event_id = value
-            elif name == "retry" and value.isascii() and value.isdigit():
-                self._retry = int(value)
-            # Unknown fields are ignored, as the spec says.
+            else:
+                name, colon, value = line.partition(":")
+                if colon and value.startswith(" "):
+                    value = value[1:]
+                if name == "event":
+                    event = value
+                    continue
+                if name != "data":  # "data" with no colon is an empty value
+                    if name == "id" and "\x00" not in value:
+                        self.last_event_id = value
+                    elif name == "retry" and value.isascii() and value.isdigit():
+                        self._retry = int(value)
+                    # Other unknown fields are ignored, as the spec says.
+                    continue
+            # A data value for the pending event.
+            if data is None:
+                data = value
+                continue
+            # A second or later line: collect, join once at dispatch.
+            if parts is None:
+                parts = [data, value]
+                data = ""
+            else:
+                parts.append(value)
         self._data = data
+        self._parts = parts
         self._event = event
         return out
 

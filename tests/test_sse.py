@@ -8,6 +8,7 @@ the whole body in one feed.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -734,6 +735,51 @@ def test_work_is_linear_in_input_size(eol: bytes) -> None:
     # Each input byte is scanned / copied a small constant number of times.
     # A quadratic decoder would be around size * len(chunks) / 2 (~128x).
     assert counter.n <= 8 * len(body), counter.n
+
+
+# A many-line event (one value per short "data:" line) is the other way to
+# grow one event. Joining the values as they arrive re-copies the pending
+# data on every line: quadratic time, but only twice the event's memory at
+# any moment, so a peak over the whole run would not show it. The peak
+# *during one read*, above what was held before it, does: re-copying
+# allocates the whole pending data (up to the event's size) within the read
+# that adds a line, while a linear decoder only needs that read's lines and
+# an occasional list growth (an eighth of the list of values).
+_SHORT_LINE = b"data: 0123456789\n"  # 17 bytes, a 10-character value
+
+
+@pytest.mark.parametrize("mib", [1, 2, 4])
+def test_many_line_event_work_is_linear(mib: int) -> None:
+    size = mib << 20
+    n = size // len(_SHORT_LINE)
+    chunks = _chunks_of(_SHORT_LINE * n, 4096)
+    dec = SSEDecoder()
+    worst = 0
+    tracemalloc.start()
+    try:
+        for chunk in chunks:
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            events = dec.feed(chunk)
+            worst = max(worst, tracemalloc.get_traced_memory()[1] - before)
+            assert events == []
+    finally:
+        tracemalloc.stop()
+    # The blank line dispatches the whole event, joined exactly once.
+    assert dec.feed(b"\n") == [ev("\n".join(["0123456789"] * n))]
+    assert dec.buffered == 0
+    # Re-copying would reach about the event's size (11 * n characters);
+    # a linear decoder stays near 1/16 of it here, at every size.
+    assert worst < size // 4, (worst, size)
+
+
+def test_many_line_event_in_one_read() -> None:
+    # Also linear when every line arrives in one read, and the values are
+    # joined with LF, in order.
+    n = (4 << 20) // len(_SHORT_LINE)
+    values = [f"{i:010d}" for i in range(n)]
+    body = "".join(f"data: {v}\n" for v in values).encode() + b"\n"
+    assert decode([body]) == [ev("\n".join(values))]
 
 
 # --------------------------------------------------------------------------- NDJSON
