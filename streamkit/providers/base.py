@@ -60,6 +60,8 @@ class StreamMapper(ABC):
         try:
             for sse in self.decoder.feed(chunk):
                 self.map(sse, out)
+            if self.decoder.error is not None:
+                self.error = self.decoder.error
         except StreamkitError as exc:
             self.error = exc
         return out
@@ -70,6 +72,8 @@ class StreamMapper(ABC):
         try:
             for sse in self.decoder.finish():
                 self.map(sse, out)
+            if self.decoder.error is not None:
+                self.error = self.decoder.error
         except ProtocolError as exc:
             if isinstance(exc, IncompleteStreamError):
                 self.error = exc
