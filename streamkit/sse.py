@@ -32,6 +32,21 @@ Why it is written this way:
   call per read rather than per line.
 * A final event without its terminating blank line is flushed by
   ``finish()``: real servers and recorded streams end that way.
+
+Deliberate deviations from the WHATWG parsing rules (HTML Living Standard,
+"Server-sent events", "Interpreting an event stream"):
+
+* An event whose data is empty (a lone ``data:`` line) is dropped instead of
+  dispatched: no provider sends one, and no consumer here could parse it.
+* A line whose field name is ``error`` is read as ``event: error`` plus
+  ``data: <value>`` for the event it belongs to (WHATWG ignores unknown
+  fields). llama.cpp's server (``tools/server``, formerly
+  ``examples/server``) sends an error in a streaming response as
+  ``error: {"code":500,"message":"...","type":"server_error"}`` and a blank
+  line (its newer builds send ``data: {"error": {...}}`` instead); ignoring
+  it would turn the server's message into a bare "stream ended early". The
+  provider mapper then sees ``sse.event == "error"``. Source: see the
+  comment in ``SSEDecoder._process``.
 """
 
 from __future__ import annotations
@@ -318,14 +333,23 @@ class SSEDecoder:
                 if name == "event":
                     event = value
                     continue
-                if name != "data":  # "data" with no colon is an empty value
+                if name == "error":
+                    # Deliberate deviation (see the module docstring): llama.cpp's
+                    # server writes a mid-stream error as "error: {json}" + a blank
+                    # line. ggml-org/llama.cpp, handle_completions_impl in
+                    # tools/server/server.cpp (earlier examples/server/server.cpp)
+                    # calls server_sent_event(sink, "error", error_data), and
+                    # server_sent_event in utils.hpp writes event + ": " +
+                    # json + "\n\n". (Later builds send data: {"error": {...}}.)
+                    event = "error"
+                elif name != "data":  # "data" with no colon is an empty value
                     if name == "id" and "\x00" not in value:
                         self.last_event_id = value
                     elif name == "retry" and value.isascii() and value.isdigit():
                         self._retry = int(value)
                     # Other unknown fields are ignored, as the spec says.
                     continue
-            # A data value for the pending event.
+            # A data value (or an error one) for the pending event.
             if data is None:
                 data = value
                 continue

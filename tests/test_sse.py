@@ -1015,6 +1015,41 @@ def test_overflow_sets_the_mapper_error() -> None:
     assert "max_event_size (100 bytes)" in str(mapper.error)
 
 
+# --------------------------------------------------------------------------- "error:" lines (llama.cpp)
+
+LLAMA_ERROR = '{"code":500,"message":"the request exceeds the available context size","type":"server_error"}'
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_error_line_is_an_error_event(eol: str) -> None:
+    body = (f"data: {{}}{eol}{eol}error: {LLAMA_ERROR}{eol}{eol}data: after{eol}{eol}").encode()
+    expected = [ev("{}"), ev(LLAMA_ERROR, event="error"), ev("after")]
+    assert decode([body]) == expected
+    assert decode(one_byte_chunks(body)) == expected
+    for i in range(len(body) + 1):
+        assert decode([body[:i], body[i:]]) == expected, i
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"], ids=["no-eol", "LF", "CRLF"])
+def test_error_line_at_end_of_stream_without_blank_line(end: str) -> None:
+    body = f"data: a\n\nerror: {LLAMA_ERROR}{end}".encode()
+    expected = [ev("a"), ev(LLAMA_ERROR, event="error")]
+    dec = SSEDecoder()
+    assert dec.feed(body) == [ev("a")]
+    assert dec.finish() == [ev(LLAMA_ERROR, event="error")]
+    assert decode(one_byte_chunks(body)) == expected
+
+
+def test_error_field_forms() -> None:
+    # Like "data": one leading space stripped, "error" without a colon is an
+    # empty value (so nothing to dispatch), and the field name is exact.
+    assert decode([b"error:x\n\n"]) == [ev("x", event="error")]
+    assert decode([b"error\n\n"]) == []
+    assert decode([b"Error: x\n\nerrors: y\n\n"]) == []
+    # The event name does not leak into the next event.
+    assert decode([b"error: x\n\ndata: y\n\n"]) == [ev("x", event="error"), ev("y")]
+
+
 # --------------------------------------------------------------------------- NDJSON line limit
 
 
