@@ -226,14 +226,15 @@ def _isnan(value: Any) -> bool:
 
 def _linear_panel(ax: Any, result: ScenarioResult) -> None:
     """Cost per unit (per MiB, per token) relative to the smallest size: flat at 1.0 is linear time."""
-    for kind, marker in (("event", "o"), ("tokens", "s")):
+    names = {"event": "one huge event", "lines": "one event of short lines", "tokens": "long stream"}
+    for kind, marker in (("event", "o"), ("lines", "^"), ("tokens", "s")):
         rows = [r for r in result.rows if r.metrics.get("kind") == kind and r.exact]
         if not rows:
             continue
         ys = [float(r.metrics["per_unit_vs_smallest"]) for r in rows]
         values = ", ".join(f"{r.metrics['per_unit']:.3g}" for r in rows)
-        sizes = ", ".join(r.label.replace("one event of ", "") for r in rows)
-        name = "one huge event" if kind == "event" else "long stream"
+        sizes = ", ".join(r.label.replace("one event of ", "").replace(" in short lines", "") for r in rows)
+        name = names[kind]
         ax.plot(
             range(len(rows)), ys, marker=marker, label=f"{name} ({sizes}): {values} {rows[0].metrics['unit']}"
         )

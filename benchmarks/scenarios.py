@@ -40,6 +40,7 @@ class Config:
     many_tokens: int
     many_reps: int
     linear_event_bytes: tuple[int, ...]
+    linear_line_bytes: tuple[int, ...]
     linear_tokens: tuple[int, ...]
     linear_reps: int
     client_timeout_s: float
@@ -60,6 +61,7 @@ def config_for(name: str, reps: int | None = None) -> Config:
             many_tokens=20,
             many_reps=reps or 1,
             linear_event_bytes=(MiB // 4, MiB // 2, MiB),
+            linear_line_bytes=(MiB // 4, MiB // 2, MiB),
             linear_tokens=(5_000, 10_000, 20_000),
             linear_reps=reps or 1,
             client_timeout_s=60.0,
@@ -77,6 +79,8 @@ def config_for(name: str, reps: int | None = None) -> Config:
         many_tokens=50,
         many_reps=reps or 3,
         linear_event_bytes=(16 * MiB, 32 * MiB, 64 * MiB),
+        # Under the decoder's default max_event_size (16 MiB).
+        linear_line_bytes=(2 * MiB, 4 * MiB, 8 * MiB),
         linear_tokens=(250_000, 500_000, 1_000_000),
         linear_reps=reps or 3,
         client_timeout_s=600.0,
@@ -392,6 +396,7 @@ def linear(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
     cases: list[tuple[str, Spec]] = [
         (f"one event of {b / MiB:g} MiB", Spec(huge=b)) for b in cfg.linear_event_bytes
     ]
+    cases += [(f"one event of {b / MiB:g} MiB in short lines", Spec(lines=b)) for b in cfg.linear_line_bytes]
     cases += [(f"{n:,} tokens", Spec(tokens=n)) for n in cfg.linear_tokens]
     sizes: dict[str, int] = {}
     h.server.prepare(WARMUP, ("openai",))
@@ -403,7 +408,8 @@ def linear(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
         ms = runs[info.key]
         ok = _ok(ms)
         mib = sizes[label] / MiB
-        unit = mib if spec.huge else spec.tokens
+        kind = "event" if spec.huge else "lines" if spec.lines else "tokens"
+        unit = spec.tokens if kind == "tokens" else mib
         rows.append(
             Row(
                 scenario="linear",
@@ -413,13 +419,14 @@ def linear(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
                 exact=bool(ms) and all(m.exact for m in ms),
                 reps=len(ms),
                 metrics={
-                    "kind": "event" if spec.huge else "tokens",
-                    "size": spec.huge or spec.tokens,
+                    "kind": kind,
+                    "size": spec.huge or spec.lines or spec.tokens,
                     "body_mib": mib,
                     "wall_s": _median([d["wall_s"] for d in ok]),
                     "cpu_s": _median([d["cpu_s"] for d in ok]),
-                    "per_unit": _median([d["wall_s"] / unit for d in ok]) * (1.0 if spec.huge else 1e6),
-                    "unit": "s/MiB" if spec.huge else "µs/token",
+                    "per_unit": _median([d["wall_s"] / unit for d in ok])
+                    * (1e6 if kind == "tokens" else 1.0),
+                    "unit": "µs/token" if kind == "tokens" else "s/MiB",
                     "s_per_mib": _median([d["wall_s"] / mib for d in ok]),
                     "peak_rss_mib": _median([d["peak_rss_kib"] / 1024 for d in ok]),
                 },
@@ -427,20 +434,23 @@ def linear(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
                 raw=[{**m.data, "rep": m.rep, "exact": m.exact} for m in ms],
             )
         )
-    for kind in ("event", "tokens"):
+    for kind in ("event", "lines", "tokens"):
         group = [r for r in rows if r.metrics["kind"] == kind]
         smallest = group[0].metrics["per_unit"] if group else math.nan
         for r in group:
             r.metrics["per_unit_vs_smallest"] = r.metrics["per_unit"] / smallest if smallest else math.nan
     return ScenarioResult(
         "linear",
-        "5. Linear time: one huge event, and very long streams (streamkit stream(), OpenAI format)",
+        "5. Linear time: one huge event, one event of many lines, and very long streams "
+        "(streamkit stream(), OpenAI format)",
         "Each size read by streamkit's ChatOpenAI.stream() in a fresh process. The cost per unit (seconds "
-        "per MiB of body for the single event, µs per token for the long streams) should stay flat as "
+        "per MiB of body for the single event, whether one line or many short data: lines, µs per token "
+        "for the long streams) should stay flat as "
         "the size doubles: per unit vs smallest ≈ 1.0 means time proportional to size. The floor is "
         "left out: aiohttp's readline refuses lines over its limit, so it cannot read the big event.",
         {
             "event_bytes": list(cfg.linear_event_bytes),
+            "line_event_bytes": list(cfg.linear_line_bytes),
             "tokens": list(cfg.linear_tokens),
             "reps": cfg.linear_reps,
             "body_bytes": sizes,

@@ -31,6 +31,7 @@ __all__ = [
     "PROVIDERS",
     "Provider",
     "Rendered",
+    "LINES_TOKEN",
     "Spec",
     "expected",
     "huge_text",
@@ -43,6 +44,8 @@ Provider = Literal["openai", "anthropic"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic")
 
 OPENAI_MODEL = "gpt-4o-mini-2024-07-18"
+#: The text of a many-line event (``Spec.lines``): its bulk is padding.
+LINES_TOKEN = " one event of many short data: lines"
 ANTHROPIC_MODEL = "claude-sonnet-4-5-20250929"
 _CREATED = 1769025707
 
@@ -104,7 +107,9 @@ class Spec:
     """One stream: what to send and how fast.
 
     ``tokens`` tokens from :func:`make_tokens`, or, when ``huge`` > 0, a
-    single token of ``huge`` bytes. ``first_delay_ms`` is a pause after the
+    single token of ``huge`` bytes, or, when ``lines`` > 0, a single short
+    token (:data:`LINES_TOKEN`) whose event is about ``lines`` bytes of short
+    ``data:`` lines (see :func:`_many_lines_event`). ``first_delay_ms`` is a pause after the
     headers and preamble, before the first token; ``token_delay_ms`` a pause
     before every token. ``barrier`` > 0 holds every stream after its first
     token until the client, once it holds a first token from each of its
@@ -117,6 +122,7 @@ class Spec:
 
     tokens: int = 0
     huge: int = 0
+    lines: int = 0
     first_delay_ms: float = 0.0
     token_delay_ms: float = 0.0
     barrier: int = 0
@@ -129,6 +135,7 @@ class Spec:
         fields = (
             f"tokens={self.tokens}",
             f"huge={self.huge}",
+            f"lines={self.lines}",
             f"first={self.first_delay_ms:g}",
             f"delay={self.token_delay_ms:g}",
             f"barrier={self.barrier}",
@@ -146,6 +153,7 @@ class Spec:
         return cls(
             tokens=int(values["tokens"]),
             huge=int(values["huge"]),
+            lines=int(values["lines"]),
             first_delay_ms=float(values["first"]),
             token_delay_ms=float(values["delay"]),
             barrier=int(values["barrier"]),
@@ -155,19 +163,23 @@ class Spec:
         )
 
     @property
-    def content_key(self) -> tuple[int, int]:
+    def content_key(self) -> tuple[int, int, int]:
         """What determines the bytes (delays and barriers only change the pacing)."""
-        return (self.tokens, self.huge)
+        return (self.tokens, self.huge, self.lines)
 
     @property
     def token_count(self) -> int:
-        return 1 if self.huge else self.tokens
+        return 1 if self.huge or self.lines else self.tokens
 
     def with_nonce(self, nonce: str) -> Spec:
         return replace(self, nonce=nonce)
 
     def token_list(self) -> list[str]:
-        return [huge_text(self.huge)] if self.huge else make_tokens(self.tokens)
+        if self.huge:
+            return [huge_text(self.huge)]
+        if self.lines:
+            return [LINES_TOKEN]
+        return make_tokens(self.tokens)
 
 
 def text_digest(text: str) -> str:
@@ -205,7 +217,9 @@ def render(provider: Provider, spec: Spec) -> Rendered:
     """The whole body for ``spec``, with the offsets the pacing needs."""
     tokens = spec.token_list()
     if provider == "openai":
-        return _render_openai(tokens)
+        return _render_openai(tokens, spec.lines)
+    if spec.lines:
+        raise ValueError("many-line events are rendered for the OpenAI format only")
     return _render_anthropic(tokens)
 
 
@@ -223,7 +237,23 @@ def _assemble(head: str, token_events: list[str], tail: str) -> Rendered:
     return Rendered(body=b"".join(parts), head_end=len(head_b), ends=ends)
 
 
-def _render_openai(tokens: list[str]) -> Rendered:
+def _many_lines_event(first: str, nbytes: int) -> str:
+    """One event of about ``nbytes`` bytes in 22-byte ``data:`` lines.
+
+    ``first`` is the chunk's JSON up to its last ``}``; a ``"pad"`` array of
+    12-character strings, one per line, closes it. Joined with LF (as an SSE
+    client must), the lines are valid JSON (LF is JSON whitespace), and the
+    text is the chunk's ``content`` as usual: only the framing is unusual.
+    Servers that write pretty-printed JSON one line per ``data:`` field send
+    events of this shape.
+    """
+    pad = huge_text(max(1, nbytes // 22) * 12)
+    pieces = [pad[i : i + 12] for i in range(0, len(pad), 12)]
+    lines = [f'{first},"pad":[', *(f'"{p}",' for p in pieces[:-1]), f'"{pieces[-1]}"]}}']
+    return "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def _render_openai(tokens: list[str], lines: int = 0) -> Rendered:
     common = (
         f'"id":"chatcmpl-BenchR3nd3r3dStr3amXyZ01","object":"chat.completion.chunk","created":{_CREATED},'
         f'"model":"{OPENAI_MODEL}","service_tier":"default","system_fingerprint":"fp_560af6e559"'
@@ -238,6 +268,9 @@ def _render_openai(tokens: list[str]) -> Rendered:
         f'{prefix}{_dumps(tok)}}},"logprobs":null,"finish_reason":null}}],"usage":null,"obfuscation":"{_pad(i)}"}}\n\n'
         for i, tok in enumerate(tokens)
     ]
+    if lines:
+        first = f'{prefix[len("data: ") :]}{_dumps(tokens[0])}}},"logprobs":null,"finish_reason":null}}],"usage":null'
+        events = [_many_lines_event(first, lines)]
     usage = {
         "prompt_tokens": 24,
         "completion_tokens": len(tokens),

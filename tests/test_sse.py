@@ -8,6 +8,7 @@ the whole body in one feed.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -15,7 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.sse import NDJSONDecoder, ServerSentEvent, SSEDecoder
+from streamkit.errors import IncompleteStreamError, InvalidArgumentError, ProtocolError
+from streamkit.events import TextDelta
+from streamkit.providers.openai import OpenAIChatProvider
+from streamkit.sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 
 # --------------------------------------------------------------------------- helpers
 
@@ -736,6 +740,51 @@ def test_work_is_linear_in_input_size(eol: bytes) -> None:
     assert counter.n <= 8 * len(body), counter.n
 
 
+# A many-line event (one value per short "data:" line) is the other way to
+# grow one event. Joining the values as they arrive re-copies the pending
+# data on every line: quadratic time, but only twice the event's memory at
+# any moment, so a peak over the whole run would not show it. The peak
+# *during one read*, above what was held before it, does: re-copying
+# allocates the whole pending data (up to the event's size) within the read
+# that adds a line, while a linear decoder only needs that read's lines and
+# an occasional list growth (an eighth of the list of values).
+_SHORT_LINE = b"data: 0123456789\n"  # 17 bytes, a 10-character value
+
+
+@pytest.mark.parametrize("mib", [1, 2, 4])
+def test_many_line_event_work_is_linear(mib: int) -> None:
+    size = mib << 20
+    n = size // len(_SHORT_LINE)
+    chunks = _chunks_of(_SHORT_LINE * n, 4096)
+    dec = SSEDecoder()
+    worst = 0
+    tracemalloc.start()
+    try:
+        for chunk in chunks:
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            events = dec.feed(chunk)
+            worst = max(worst, tracemalloc.get_traced_memory()[1] - before)
+            assert events == []
+    finally:
+        tracemalloc.stop()
+    # The blank line dispatches the whole event, joined exactly once.
+    assert dec.feed(b"\n") == [ev("\n".join(["0123456789"] * n))]
+    assert dec.buffered == 0
+    # Re-copying would reach about the event's size (11 * n characters);
+    # a linear decoder stays near 1/16 of it here, at every size.
+    assert worst < size // 4, (worst, size)
+
+
+def test_many_line_event_in_one_read() -> None:
+    # Also linear when every line arrives in one read, and the values are
+    # joined with LF, in order.
+    n = (4 << 20) // len(_SHORT_LINE)
+    values = [f"{i:010d}" for i in range(n)]
+    body = "".join(f"data: {v}\n" for v in values).encode() + b"\n"
+    assert decode([body]) == [ev("\n".join(values))]
+
+
 # --------------------------------------------------------------------------- NDJSON
 
 
@@ -807,3 +856,231 @@ def test_ndjson_large_line_in_4k_chunks() -> None:
     line = json.dumps({"t": "°€😀" * 40_000}, ensure_ascii=False)
     body = (line + "\n" + line).encode()
     assert ndjson(_chunks_of(body, 4096)) == [line, line]
+
+
+# --------------------------------------------------------------------------- maximum event size
+
+
+def _feed_all(dec: SSEDecoder, chunks: Iterable[bytes]) -> list[ServerSentEvent]:
+    """Feed every chunk (no finish()); all events in order."""
+    out: list[ServerSentEvent] = []
+    for chunk in chunks:
+        out.extend(dec.feed(chunk))
+    return out
+
+
+def _assert_stopped(dec: SSEDecoder | NDJSONDecoder, limit: int) -> None:
+    """The decoder failed with the size error, holds nothing, and decodes nothing more."""
+    assert isinstance(dec.error, ProtocolError)
+    assert not isinstance(dec.error, IncompleteStreamError)  # not retried: the same body fails again
+    message = str(dec.error)
+    assert f"max_event_size ({limit} bytes)" in message
+    assert "raise the model's max_event_size setting" in message
+    assert dec.buffered == 0
+    error = dec.error
+    if isinstance(dec, SSEDecoder):
+        assert dec.feed(b"data: later\n\ndata: more") == []
+    else:
+        assert dec.feed(b'{"later":1}\n{"more":2}') == []
+    assert dec.finish() == []
+    assert dec.error is error  # the first error stays
+
+
+def test_default_max_event_size() -> None:
+    assert DEFAULT_MAX_EVENT_SIZE == 16 * 1024 * 1024
+    assert SSEDecoder().max_event_size == DEFAULT_MAX_EVENT_SIZE
+    assert NDJSONDecoder().max_event_size == DEFAULT_MAX_EVENT_SIZE
+    dec = SSEDecoder()
+    assert decode([REPRESENTATIVE], dec) == REPRESENTATIVE_EVENTS
+    assert dec.error is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "16"])
+def test_max_event_size_must_be_a_positive_int(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="max_event_size"):
+        SSEDecoder(max_event_size=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="max_event_size"):
+        NDJSONDecoder(max_event_size=bad)  # type: ignore[arg-type]
+
+
+def test_endless_line_stops_buffering() -> None:
+    limit = 1000
+    dec = SSEDecoder(max_event_size=limit)
+    assert dec.feed(b"data: a\n\n") == [ev("a")]
+    fed = 0
+    while dec.error is None:
+        assert dec.feed(b"x" * 64) == []
+        fed += 64
+        assert dec.buffered <= limit
+        assert fed <= limit + 64
+    assert fed > limit
+    _assert_stopped(dec, limit)
+    # The default limit names its size too.
+    big = SSEDecoder()
+    big.feed(b"data: " + b"x" * DEFAULT_MAX_EVENT_SIZE)
+    _assert_stopped(big, 16777216)
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_line_limit_is_exact_in_any_chunking(eol: bytes) -> None:
+    # A line of exactly `limit` bytes (its ending not counted) passes; one
+    # more byte fails, whether the line is buffered across reads or arrives
+    # complete in one read.
+    limit = 64
+    ok = b"data: " + b"x" * (limit - 6)
+    over = ok + b"x"
+    for line, fails in ((ok, False), (over, True)):
+        body = b"data: a" + eol + eol + line + eol + eol + b"data: c" + eol + eol
+        expected = [ev("a")] if fails else [ev("a"), ev("x" * (len(line) - 6)), ev("c")]
+        splits: list[list[bytes]] = [[body], one_byte_chunks(body)]
+        splits += [[body[:i], body[i:]] for i in range(len(body) + 1)]
+        for chunks in splits:
+            dec = SSEDecoder(max_event_size=limit)
+            events = _feed_all(dec, chunks)
+            if fails:
+                assert events == expected, chunks
+                _assert_stopped(dec, limit)
+            else:
+                assert events + dec.finish() == expected, chunks
+                assert dec.error is None
+
+
+def test_many_line_event_past_the_limit() -> None:
+    # Data is counted as joined: each value plus the LF before it.
+    limit = 1000
+    exact = b"data: " + b"y" * 99 + b"\n" + b"data: 123456789\n" * 90  # 99 + 90 * 10 = 999
+    dec = SSEDecoder(max_event_size=limit)
+    assert decode([exact + b"data:\n\n"], dec) == [ev("y" * 99 + "\n123456789" * 90 + "\n")]  # 1000
+    assert dec.error is None
+    for chunks in ([exact + b"data: z\n\n"], _chunks_of(exact + b"data: z\n\n", 7)):
+        dec = SSEDecoder(max_event_size=limit)
+        assert _feed_all(dec, [b"data: before\n\n", *chunks]) == [ev("before")]
+        _assert_stopped(dec, limit)
+
+
+def test_many_line_event_past_the_limit_at_end_of_stream() -> None:
+    # The last value arrives through finish() (no final line ending).
+    limit = 100
+    dec = SSEDecoder(max_event_size=limit)
+    # 9 + 8 * 10 = 89 characters so far; the last line adds 12.
+    assert dec.feed(b"data: first\n\n" + b"data: 123456789\n" * 9 + b"data: 12345678901") == [ev("first")]
+    assert dec.error is None
+    assert dec.finish() == []
+    assert isinstance(dec.error, ProtocolError)
+    assert "max_event_size (100 bytes)" in str(dec.error)
+
+
+@pytest.mark.parametrize(
+    "overflow",
+    [
+        b"data: " + b"x" * 2000,  # an endless line, still buffered
+        b"data: " + b"x" * 2000 + b"\n\ndata: after\n\n",  # a long line complete in this read
+        b"data: 123456789\n" * 200 + b"\ndata: after\n\n",  # a many-line event
+    ],
+    ids=["buffered-line", "complete-line", "many-lines"],
+)
+def test_events_before_the_overflow_in_the_same_read_are_returned(overflow: bytes) -> None:
+    limit = 1000
+    dec = SSEDecoder(max_event_size=limit)
+    # One read: two complete events, then the overflow (and an event after
+    # it, which is not returned: decoding stops at the overflow).
+    events = dec.feed(b"event: a\ndata: 1\n\ndata: 2\ndata: 3\n\n" + overflow)
+    assert events == [ev("1", event="a"), ev("2\n3")]
+    _assert_stopped(dec, limit)
+
+
+def test_pending_event_at_the_overflow_is_dropped() -> None:
+    # An event still open when a later line overflows is not dispatched,
+    # not even by finish().
+    dec = SSEDecoder(max_event_size=100)
+    assert dec.feed(b"data: 1\n\nevent: half\ndata: open\n" + b": " + b"c" * 200 + b"\n") == [ev("1")]
+    _assert_stopped(dec, 100)
+
+
+def test_overflow_sets_the_mapper_error() -> None:
+    chunk = {"id": "c1", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    mapper = OpenAIChatProvider().new_mapper()
+    mapper.decoder = SSEDecoder(max_event_size=1000)
+    events = mapper.feed(f"data: {json.dumps(chunk)}\n\n".encode() + b"data: " + b"x" * 2000)
+    assert any(isinstance(e, TextDelta) and e.text == "Hi" for e in events)
+    assert isinstance(mapper.error, ProtocolError)
+    assert "max_event_size (1000 bytes)" in str(mapper.error)
+    # Also when the overflow is met by finish().
+    mapper = OpenAIChatProvider().new_mapper()
+    mapper.decoder = SSEDecoder(max_event_size=100)
+    assert mapper.feed(b"data: 123456789\n" * 9 + b"data: 12345678901") == []
+    assert mapper.error is None
+    assert mapper.finish() == []
+    assert isinstance(mapper.error, ProtocolError)
+    assert "max_event_size (100 bytes)" in str(mapper.error)
+
+
+# --------------------------------------------------------------------------- "error:" lines (llama.cpp)
+
+LLAMA_ERROR = '{"code":500,"message":"the request exceeds the available context size","type":"server_error"}'
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_error_line_is_an_error_event(eol: str) -> None:
+    body = (f"data: {{}}{eol}{eol}error: {LLAMA_ERROR}{eol}{eol}data: after{eol}{eol}").encode()
+    expected = [ev("{}"), ev(LLAMA_ERROR, event="error"), ev("after")]
+    assert decode([body]) == expected
+    assert decode(one_byte_chunks(body)) == expected
+    for i in range(len(body) + 1):
+        assert decode([body[:i], body[i:]]) == expected, i
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"], ids=["no-eol", "LF", "CRLF"])
+def test_error_line_at_end_of_stream_without_blank_line(end: str) -> None:
+    body = f"data: a\n\nerror: {LLAMA_ERROR}{end}".encode()
+    expected = [ev("a"), ev(LLAMA_ERROR, event="error")]
+    dec = SSEDecoder()
+    assert dec.feed(body) == [ev("a")]
+    assert dec.finish() == [ev(LLAMA_ERROR, event="error")]
+    assert decode(one_byte_chunks(body)) == expected
+
+
+def test_error_field_forms() -> None:
+    # Like "data": one leading space stripped, "error" without a colon is an
+    # empty value (so nothing to dispatch), and the field name is exact.
+    assert decode([b"error:x\n\n"]) == [ev("x", event="error")]
+    assert decode([b"error\n\n"]) == []
+    assert decode([b"Error: x\n\nerrors: y\n\n"]) == []
+    # The event name does not leak into the next event.
+    assert decode([b"error: x\n\ndata: y\n\n"]) == [ev("x", event="error"), ev("y")]
+
+
+# --------------------------------------------------------------------------- NDJSON line limit
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_ndjson_line_limit(eol: bytes) -> None:
+    limit = 100
+    ok = b'{"t":"' + b"x" * (limit - 8) + b'"}'
+    assert len(ok) == limit
+    over = ok[:-2] + b'x"}'
+    for line, fails in ((ok, False), (over, True)):
+        body = b'{"a":1}' + eol + line + eol + b'{"b":2}' + eol
+        splits: list[list[bytes]] = [[body], one_byte_chunks(body), _chunks_of(body, 16)]
+        splits += [[body[:i], body[i:]] for i in range(len(body) + 1)]
+        for chunks in splits:
+            dec = NDJSONDecoder(max_event_size=limit)
+            lines: list[str] = []
+            for chunk in chunks:
+                lines.extend(dec.feed(chunk))
+            if fails:
+                assert lines == ['{"a":1}'], chunks
+                _assert_stopped(dec, limit)
+            else:
+                assert lines + dec.finish() == ['{"a":1}', line.decode(), '{"b":2}'], chunks
+                assert dec.error is None
+
+
+def test_ndjson_endless_line() -> None:
+    dec = NDJSONDecoder(max_event_size=1000)
+    assert dec.feed(b'{"a":1}\n{"b":"') == ['{"a":1}']
+    while dec.error is None:
+        assert dec.feed(b"x" * 100) == []
+        assert dec.buffered <= 1000
+    assert "a line of the NDJSON stream" in str(dec.error)
+    _assert_stopped(dec, 1000)

@@ -123,6 +123,8 @@ class StreamMapper(ABC):
                 self._keep_head(chunk, bool(events))
             for sse in events:
                 self.map(sse, out)
+            if self.decoder.error is not None:
+                self.error = self.decoder.error
         except StreamkitError as exc:
             self.error = exc
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
@@ -138,6 +140,8 @@ class StreamMapper(ABC):
                 raise self._not_a_stream()
             for sse in events:
                 self.map(sse, out)
+            if self.decoder.error is not None:
+                self.error = self.decoder.error
         except ProtocolError as exc:
             if exc.__class__ is not ProtocolError or not exc.message.startswith(_MALFORMED):
                 self.error = exc
