@@ -174,7 +174,15 @@ def _streamkit_model(provider: Provider, root: str, **kwargs: Any) -> Any:
 
     cls = ChatOpenAI if provider == "openai" else ChatAnthropic
     # Default settings (timeouts included), no retries: a failure must show.
-    return cls(base_url=_base_url(provider, root), api_key="bench", max_retries=0, **kwargs)
+    # The linear scenario sends single events up to 64 MiB, past the default
+    # max_event_size (16 MiB) that guards against endless lines.
+    return cls(
+        base_url=_base_url(provider, root),
+        api_key="bench",
+        max_retries=0,
+        max_event_size=256 * 1024 * 1024,
+        **kwargs,
+    )
 
 
 class _StreamkitStream:

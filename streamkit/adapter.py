@@ -54,6 +54,7 @@ from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
 from .messages import AIMessage
 from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
+from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from .transport import map_exception, retry_delay
 
 __all__ = ["ResponseStream"]
@@ -89,6 +90,7 @@ class ResponseStream:
         "_handlers",
         "_has_deadline",
         "_mapper",
+        "_max_event_size",
         "_max_retries",
         "_mode",
         "_open",
@@ -122,7 +124,9 @@ class ResponseStream:
         timeouts: Timeouts | None = None,
         max_retries: int = 0,
         redact: Callable[[APIError], APIError] | None = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
+        self._max_event_size = max_event_size
         self._provider = provider
         #: Removes the client's secrets from an error (an upstream may echo the key).
         self._redact = redact
@@ -424,7 +428,9 @@ class ResponseStream:
             await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
             return
         self._content = resp.content
-        self._mapper = self._provider.new_mapper()
+        mapper = self._mapper = self._provider.new_mapper()
+        if self._max_event_size != DEFAULT_MAX_EVENT_SIZE:
+            mapper.decoder = SSEDecoder(self._max_event_size)
 
     async def _retry(self, exc: Exception) -> bool:
         """Prepare a new attempt if ``exc`` may be retried now; False to give up."""

@@ -52,6 +52,7 @@ from .errors import InvalidArgumentError
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import ChatGeneration, LLMResult
+from .sse import DEFAULT_MAX_EVENT_SIZE
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
 from .transport import Transport, encode_body
 
@@ -175,6 +176,9 @@ class StreamingModel(BaseModel):
     timeout: Timeouts | float | None = Field(default_factory=Timeouts)
     max_retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=8, ge=1)
+    #: Bytes: the largest SSE line or event accepted; past it the stream fails
+    #: with ProtocolError (partial result kept) instead of buffering forever.
+    max_event_size: int = Field(default=DEFAULT_MAX_EVENT_SIZE, gt=0)
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     #: Accepts str values; always stored as ``SecretStr`` so they never print.
     default_headers: dict[str, SecretStr | str] = Field(default_factory=dict, repr=False)
@@ -458,6 +462,7 @@ class StreamingModel(BaseModel):
             chat=self._chat_results,
             open=open_response,
             redact=transport.redact,
+            max_event_size=self.max_event_size,
             handlers=handlers,
             run_id=run_id,
             start_hook=start_hook,

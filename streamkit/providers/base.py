@@ -136,7 +136,7 @@ class StreamMapper(ABC):
         out: list[Event] = []
         try:
             events = self.decoder.finish()
-            if self._head is not None and not events:
+            if self._head is not None and not events and self.decoder.error is None:
                 raise self._not_a_stream()
             for sse in events:
                 self.map(sse, out)
