@@ -77,22 +77,33 @@ class LLMResult(BaseModel):
 
     @classmethod
     def merge(cls, results: list[LLMResult]) -> LLMResult:
-        """Combine per-prompt results into one, in order, summing token usage."""
+        """Combine per-prompt results into one, in order.
+
+        Every numeric usage field is summed (nested ``*_details`` too, and
+        floats such as a gateway's ``cost``); ``llm_output["response_ids"]``
+        lists every response's id (``None`` where a server sent none) when
+        there is more than one result.
+        """
         generations: list[list[Generation]] = []
         runs: list[RunInfo] = []
         usage: dict[str, Any] = {}
         model_name: str | None = None
         extra: dict[str, Any] = {}
+        ids: list[str | None] = []
         for result in results:
             generations.extend(result.generations)
             runs.extend(result.run or ())
             output = result.llm_output or {}
             _add_usage(usage, output.get("token_usage") or {})
             model_name = model_name or output.get("model_name")
+            ids.extend(output.get("response_ids") or [output.get("id")])
             for key, value in output.items():
-                if key not in ("token_usage", "model_name"):
+                if key not in ("token_usage", "model_name", "response_ids"):
                     extra.setdefault(key, value)
         llm_output: dict[str, Any] = {"token_usage": usage, "model_name": model_name, **extra}
+        if len(results) > 1:
+            # Every response's id, in prompt order (``id`` is the first one's).
+            llm_output["response_ids"] = ids
         return cls(generations=generations, llm_output=llm_output, run=runs or None)
 
 
@@ -101,9 +112,11 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
     for key, value in usage.items():
         if isinstance(value, bool) or value is None:
             total.setdefault(key, value)
-        elif isinstance(value, int):
+        elif isinstance(value, (int, float)):
+            # Every number adds up: token counts, and a gateway's float ``cost``.
             previous = total.get(key, 0)
-            total[key] = previous + value if isinstance(previous, int) else value
+            is_number = isinstance(previous, (int, float)) and not isinstance(previous, bool)
+            total[key] = previous + value if is_number else value
         elif isinstance(value, dict):
             nested = total.get(key)
             if not isinstance(nested, dict):
