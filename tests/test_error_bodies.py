@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from loopback import drip, serve
 
 from streamkit import (
     APIStatusError,
@@ -24,7 +25,6 @@ from streamkit.models import ChatModel
 from streamkit.providers.anthropic import AnthropicProvider
 from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.testing import MockResponse, MockServer
-from tests.loopback import drip, serve
 
 PROVIDERS = ["openai", "anthropic"]
 MAX_ERROR_BODY = 64 * 1024  # the documented cap (streamkit.transport.MAX_ERROR_BODY)

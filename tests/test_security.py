@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from loopback import raw_server, serve
 
 from streamkit import (
     APIConnectionError,
@@ -21,11 +22,11 @@ from streamkit import (
     ChatAnthropic,
     ChatOpenAI,
     OpenAI,
+    StreamkitError,
 )
 from streamkit.callbacks import BaseCallbackHandler
 from streamkit.models import StreamingModel
-from streamkit.testing import MockServer
-from tests.loopback import raw_server, serve
+from streamkit.testing import MockResponse, MockServer
 
 KEY = "sk-SENTINEL-key-must-stay-home-31337"
 HEADER_SECRET = "tenant-SENTINEL-header-secret-4242"
@@ -214,3 +215,43 @@ async def test_header_values_still_reach_the_server_and_survive_copies(provider:
     for request in server.requests:
         assert request.headers["X-Tenant-Token"] == HEADER_SECRET
     assert len(server.requests) == len(copies)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_error_event_inside_a_stream_that_echoes_the_key_is_redacted(
+    mock_server: MockServer, provider: str
+) -> None:
+    """HTTP 200, then an in-stream error event quoting the key: the raised error never shows it."""
+    message = f"upstream said: invalid key {KEY} (tenant {HEADER_SECRET})"
+    if provider == "openai":
+        body = (
+            b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
+            b"data: " + json.dumps({"error": {"message": message, "type": "server_error"}}).encode() + b"\n\n"
+        )
+        model: Any = ChatOpenAI(
+            base_url=mock_server.openai_base_url, api_key=KEY, default_headers={"x-tenant": HEADER_SECRET}
+        )
+    else:
+        payload = {"type": "error", "error": {"type": "api_error", "message": message}}
+        body = (
+            b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c"}}\n\n'
+            b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+            b'"content_block":{"type":"text","text":""}}\n\n'
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            b'"delta":{"type":"text_delta","text":"partial"}}\n\n'
+            b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
+        )
+        model = ChatAnthropic(
+            base_url=mock_server.anthropic_base_url, api_key=KEY, default_headers={"x-tenant": HEADER_SECRET}
+        )
+    mock_server.enqueue(MockResponse(raw=body))
+    async with model:
+        with pytest.raises(StreamkitError) as info:
+            async for _ in model.stream("hi"):
+                pass
+    err = info.value
+    assert err.partial_result is not None and err.partial_result.text == "partial"
+    shown = [str(err), repr(err), repr(getattr(err, "body", None)), "".join(traceback.format_exception(err))]
+    for secret in SECRETS:
+        assert all(secret not in text for text in shown), secret
+    assert "***" in str(err)
