@@ -17,12 +17,8 @@ from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 __all__ = ["ChatOpenAI", "OpenAI"]
 
 
-class OpenAI(PromptModel):
-    """OpenAI's legacy Completions API (``/v1/completions``): prompt in, text out.
-
-    ``base_url`` includes ``/v1`` (as in the official SDK); it defaults to
-    ``OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. Works with any
-    OpenAI-compatible server.
+class _OpenAISettings(StreamingModel):
+    """What both OpenAI classes share: endpoint, env vars, ``n`` and ``stream_usage``.
 
     ``stream_usage`` (default True; per call too) asks for token usage
     while streaming, with ``stream_options: {"include_usage": true}``; set it
@@ -32,56 +28,49 @@ class OpenAI(PromptModel):
     (on streaming calls; a non-streaming body never has ``stream_options``).
     """
 
-    _provider_class = OpenAICompletionsProvider
     _api_key_env = "OPENAI_API_KEY"
     _base_url_env = "OPENAI_BASE_URL"
     _default_base_url = "https://api.openai.com/v1"
     _call_options = StreamingModel._call_options | {"n", "logprobs", "stream_usage"}
 
-    model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
     n: int = Field(default=1, ge=1)
-    logprobs: int | None = Field(default=None, ge=0, le=5)
     stream_usage: bool = True
 
     def _extra_params(self) -> dict[str, Any]:
-        return {
-            "n": self.n if self.n != 1 else None,
-            "logprobs": self.logprobs,
-            "stream_usage": self.stream_usage,
-        }
+        return {"n": self.n if self.n != 1 else None, "stream_usage": self.stream_usage}
 
 
-class ChatOpenAI(ChatModel):
+class OpenAI(_OpenAISettings, PromptModel):
+    """OpenAI's legacy Completions API (``/v1/completions``): prompt in, text out.
+
+    ``base_url`` includes ``/v1`` (as in the official SDK); it defaults to
+    ``OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. Works with any
+    OpenAI-compatible server. ``stream_usage``: see ``_OpenAISettings``.
+    """
+
+    _provider_class = OpenAICompletionsProvider
+
+    model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+
+    def _extra_params(self) -> dict[str, Any]:
+        return {**super()._extra_params(), "logprobs": self.logprobs}
+
+
+class ChatOpenAI(_OpenAISettings, ChatModel):
     """OpenAI's Chat Completions API (``/v1/chat/completions``).
 
     ``base_url`` includes ``/v1``; defaults to ``OPENAI_BASE_URL`` or
     ``https://api.openai.com/v1``. Works with vLLM, Ollama's ``/v1``,
     LM Studio and other compatible servers.
-
-    ``stream_usage`` (default True; per call too) asks for token usage
-    while streaming, with ``stream_options: {"include_usage": true}``; set it
-    False for OpenAI-compatible servers that reject unknown fields (then no
-    ``stream_options`` is sent, and a streamed result has no usage).
-    ``model_kwargs={"stream_options": {...}}`` is sent as given instead
-    (on streaming calls; a non-streaming body never has ``stream_options``).
     """
 
     _provider_class = OpenAIChatProvider
-    _api_key_env = "OPENAI_API_KEY"
-    _base_url_env = "OPENAI_BASE_URL"
-    _default_base_url = "https://api.openai.com/v1"
-    _call_options = ChatModel._call_options | {"n", "logprobs", "top_logprobs", "stream_usage"}
+    _call_options = _OpenAISettings._call_options | ChatModel._call_options | {"top_logprobs"}
 
     model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
-    n: int = Field(default=1, ge=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    stream_usage: bool = True
 
     def _extra_params(self) -> dict[str, Any]:
-        return {
-            "n": self.n if self.n != 1 else None,
-            "logprobs": self.logprobs,
-            "top_logprobs": self.top_logprobs,
-            "stream_usage": self.stream_usage,
-        }
+        return {**super()._extra_params(), "logprobs": self.logprobs, "top_logprobs": self.top_logprobs}
