@@ -49,7 +49,15 @@ import anyio
 from .callbacks.manager import HandlerSet
 from .collector import Collector
 from .deadlines import Timeouts
-from .errors import APIError, APITimeoutError, StreamAbandoned, StreamkitError, StreamStateError
+from .errors import (
+    APIError,
+    APITimeoutError,
+    IncompleteStreamError,
+    ProtocolError,
+    StreamAbandoned,
+    StreamkitError,
+    StreamStateError,
+)
 from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
 from .messages import AIMessage
 from .providers.base import Provider, StreamMapper, loads
@@ -417,13 +425,19 @@ class ResponseStream:
         if not self._streaming or "json" in content_type:
             # A whole JSON response (non-streaming mode, or a server that
             # ignored ``stream: true``): same events, same collector.
-            reading = resp.read()
+            reading = _read_body(resp, self._max_event_size)
             deadline = self._deadline() if self._has_deadline else None
             raw = await (reading if deadline is None else _within(reading, deadline))
             body = loads(raw.decode("utf-8", "replace"))
             resp.release()
             self._resp = None
             await self._process(self._provider.parse_response(body), tokens=self._streaming)
+            if not self._collector.finished:
+                # Every choice of a whole answer has its finish/stop reason
+                # (OpenAI's and Anthropic's documented response objects).
+                raise IncompleteStreamError(
+                    "the response has no answer with a finish reason: it is empty or was cut short"
+                )
             self._complete()
             await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
             return
@@ -587,6 +601,19 @@ _PHASE_MESSAGES = {
     "idle": "the stream was silent for {:g}s",
     "total": "the call did not finish within {:g}s",
 }
+
+
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """A whole JSON response body, at most ``limit`` bytes (``max_event_size``)."""
+    body = bytearray()
+    while chunk := await resp.content.readany():
+        body += chunk
+        if len(body) > limit:
+            raise ProtocolError(
+                f"the response body is larger than max_event_size ({limit} bytes); "
+                "if the server legitimately sends bodies this large, raise the model's max_event_size setting"
+            )
+    return bytes(body)
 
 
 async def _within(awaitable: Awaitable[T], deadline: tuple[float, str, float]) -> T:

@@ -366,6 +366,8 @@ def error_message(body: Any) -> tuple[str | None, str | None]:
     A plain-text body is the caller's business (it keeps the first 500
     characters). Never raises.
     """
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]  # Google's APIs wrap the error object in a list
     if not isinstance(body, dict):
         return None, None
     error = body.get("error")
@@ -461,7 +463,7 @@ def payload_is_error(obj: dict[str, Any]) -> bool:
     (Anthropic, some proxies), and a bare ``{"code": ..., "message": ...}``
     or ``{"detail": ...}`` (FastAPI-based servers) with no data fields.
     """
-    if obj.get("error") is not None:
+    if obj.get("error"):
         return True
     if obj.get("object") == "error" or obj.get("type") == "error":
         return True
@@ -480,6 +482,8 @@ def error_fields(payload: Any) -> tuple[str | None, str | None, int | None]:
     """
     if isinstance(payload, str):
         return (payload.strip()[:500] or None), None, None
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        payload = payload[0]
     if not isinstance(payload, dict):
         return None, None, None
     message, kind = error_message(payload)

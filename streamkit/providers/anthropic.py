@@ -226,10 +226,15 @@ class AnthropicMapper(StreamMapper):
         return Usage(prompt, completion, total, dict(raw), cache or None)
 
     def check_complete(self, finished: bool) -> None:
-        # Anthropic always ends with message_stop; without it the answer may be cut.
+        # Anthropic always ends with a stop_reason (message_delta) and message_stop;
+        # without either the answer may be cut.
         if not self.terminal:
             raise IncompleteStreamError(
                 "the stream ended before message_stop: the response may be incomplete"
+            )
+        if not finished:
+            raise IncompleteStreamError(
+                "the stream ended without a stop_reason: the response may be incomplete"
             )
 
 

@@ -33,6 +33,9 @@ from ..tools import ToolSpec
 
 __all__ = ["Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
 
+#: How an SSE line starts (a comment or a field).
+_SSE_FIELDS = (":", "data", "event", "id", "retry")
+
 #: How much of a body that never became an event stream is kept to explain it.
 _HEAD_LIMIT = 64 * 1024
 
@@ -64,11 +67,11 @@ def optional_str(value: Any, where: str) -> str | None:
 
 def count(value: Any, where: str) -> int | None:
     """A token count: an ``int`` (or a whole float, as some servers send), or ``None``."""
-    if value is None or value.__class__ is int:
+    if value is None or (value.__class__ is int and value >= 0):
         return value
     if value.__class__ is float and value.is_integer() and value >= 0:
         return int(value)
-    raise bad_value(where, "a whole number", value)
+    raise bad_value(where, "a whole number >= 0", value)
 
 
 def loads(data: str) -> Any:
@@ -123,7 +126,7 @@ class StreamMapper(ABC):
                 self._keep_head(chunk, bool(events))
             for sse in events:
                 self.map(sse, out)
-            if self.decoder.error is not None:
+            if self.decoder.error is not None and not self.terminal:
                 self.error = self.decoder.error
         except StreamkitError as exc:
             self.error = exc
@@ -140,7 +143,7 @@ class StreamMapper(ABC):
                 raise self._not_a_stream()
             for sse in events:
                 self.map(sse, out)
-            if self.decoder.error is not None:
+            if self.decoder.error is not None and not self.terminal:
                 self.error = self.decoder.error
         except ProtocolError as exc:
             if exc.__class__ is not ProtocolError or not exc.message.startswith(_MALFORMED):
@@ -178,9 +181,11 @@ class StreamMapper(ABC):
             payload = None
         if isinstance(payload, dict) and payload_is_error(payload):
             return error_from_payload(payload)
-        if payload is not None or text.startswith("<"):
-            return ProtocolError(f"the response is not an event stream: {text[:200]!r}")
-        return IncompleteStreamError("the stream ended before any event arrived")
+        if all(_sse_line(line) for line in text.splitlines() if line.strip()):
+            # Keep-alives or an event cut before its end: a stream that stopped.
+            return IncompleteStreamError("the stream ended before any event arrived")
+        # JSON, HTML, a proxy's plain-text error: say what it was.
+        return ProtocolError(f"the response is not an event stream: {text[:300]!r}")
 
     def check_complete(self, finished: bool) -> None:
         """Raise :class:`IncompleteStreamError` if the stream stopped short.
@@ -193,6 +198,11 @@ class StreamMapper(ABC):
     @abstractmethod
     def map(self, sse: ServerSentEvent, out: list[Event]) -> None:
         """Append the events one SSE event stands for to ``out``."""
+
+
+def _sse_line(line: str) -> bool:
+    """A comment or field line, or the start of one (a body cut mid-line)."""
+    return line.startswith(_SSE_FIELDS) or any(field.startswith(line) for field in _SSE_FIELDS)
 
 
 def _unexpected(exc: Exception) -> ProtocolError:

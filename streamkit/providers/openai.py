@@ -108,11 +108,13 @@ class _Calls:
 
 
 class _OpenAIMapper(StreamMapper):
-    __slots__ = ("_meta_pending", "_seen_id", "_seen_model")
+    __slots__ = ("_meta_budget", "_meta_pending", "_seen_extra", "_seen_id", "_seen_model")
 
     def __init__(self) -> None:
         super().__init__()
         self._meta_pending = True
+        self._meta_budget = 16
+        self._seen_extra: dict[str, Any] = {}
         self._seen_id = False
         self._seen_model = False
 
@@ -137,7 +139,7 @@ class _OpenAIMapper(StreamMapper):
         if obj.__class__ is not dict:
             raise bad_value("stream event", "a JSON object", obj)
         choices = obj.get("choices")
-        if obj.get("error") is not None or (choices is None and payload_is_error(obj)):
+        if obj.get("error") or (choices is None and payload_is_error(obj)):
             raise error_from_payload(obj)
         if self._meta_pending:
             self._meta(obj, out)
@@ -159,23 +161,35 @@ class _OpenAIMapper(StreamMapper):
                 out.append(usage_event(groq["usage"], "x_groq.usage"))
 
     def _meta(self, obj: dict[str, Any], out: list[Event]) -> None:
-        """Metadata from the first chunk where each field is non-empty."""
-        model = obj.get("model")
-        rid = obj.get("id")
+        """Metadata from the first chunk where each field is non-empty.
+
+        Looked for until ``id`` and ``model`` are known, and for the optional
+        ``system_fingerprint``/``created`` a few chunks more (a bounded cost,
+        never per token for long). Only new values are reported.
+        """
+        seen = self._seen_extra
+        model = None if self._seen_model else obj.get("model")
+        rid = None if self._seen_id else obj.get("id")
         extra: dict[str, Any] = {}
-        fingerprint = obj.get("system_fingerprint")
-        if fingerprint and fingerprint.__class__ is str:
-            extra["system_fingerprint"] = fingerprint
-        created = obj.get("created")
-        if created and created.__class__ is int:
-            extra["created"] = created
+        if "system_fingerprint" not in seen:
+            fingerprint = obj.get("system_fingerprint")
+            if fingerprint and fingerprint.__class__ is str:
+                extra["system_fingerprint"] = fingerprint
+        if "created" not in seen:
+            created = obj.get("created")
+            if created and created.__class__ is int:
+                extra["created"] = created
         model = model if model and model.__class__ is str else None
         rid = rid if rid and rid.__class__ is str else None
         if model is not None or rid is not None or extra:
             out.append(MessageStart(model=model, id=rid, extra=extra))
             self._seen_model = self._seen_model or model is not None
             self._seen_id = self._seen_id or rid is not None
-            self._meta_pending = not (self._seen_model and self._seen_id)
+            seen.update(extra)
+        self._meta_budget -= 1
+        self._meta_pending = not (self._seen_model and self._seen_id) or (
+            len(seen) < 2 and self._meta_budget > 0
+        )
 
     def map_choices(self, choices: list[Any], out: list[Event]) -> None:
         raise NotImplementedError
@@ -467,7 +481,7 @@ class OpenAIChatProvider(_OpenAIProvider):
         return _parse_whole(
             self.new_mapper(),
             body,
-            lambda c: {**c, "delta": c["message"]} if c.__class__ is dict and "message" in c else c,
+            _message_as_delta,
         )
 
 
@@ -489,6 +503,16 @@ class OpenAICompletionsProvider(_OpenAIProvider):
     def parse_response(self, body: Any) -> list[Event]:
         """A whole ``text_completion``, through the same mapper as a stream."""
         return _parse_whole(self.new_mapper(), body, lambda c: c)
+
+
+def _message_as_delta(choice: Any) -> Any:
+    """A non-streaming choice as a chunk's choice: its ``message`` is the delta."""
+    if choice.__class__ is not dict:
+        return choice
+    message = choice.get("message")
+    if message.__class__ is not dict:
+        raise bad_value("choices[].message", "an object", message)
+    return {**choice, "delta": message}
 
 
 def _parse_whole(mapper: _OpenAIMapper, body: Any, as_chunk: Any) -> list[Event]:
