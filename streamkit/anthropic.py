@@ -30,6 +30,9 @@ class _AnthropicSettings(StreamingModel):
     _base_url_env = "ANTHROPIC_BASE_URL"
     _default_base_url = "https://api.anthropic.com"
     _call_options = StreamingModel._call_options | {"top_k", "thinking"}
+    # Messages API request fields accepted per call as given
+    # (https://docs.anthropic.com/en/api/messages).
+    _body_fields = frozenset({"metadata", "service_tier", "container", "mcp_servers", "context_management"})
     _json_fields = ("thinking",)
 
     model: str = Field(default=_DEFAULT_MODEL, alias="model_name", min_length=1)

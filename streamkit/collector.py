@@ -22,6 +22,8 @@ from .events import (
     Finish,
     MessageStart,
     RefusalDelta,
+    ServerToolResult,
+    ServerToolUse,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -37,11 +39,12 @@ T = TypeVar("T")
 
 
 class _ToolCallState:
-    __slots__ = ("id", "name", "parts")
+    __slots__ = ("extras", "id", "name", "parts")
 
-    def __init__(self, id: str | None, name: str) -> None:
+    def __init__(self, id: str | None, name: str, extras: dict[str, Any] | None = None) -> None:
         self.id = id
         self.name = name
+        self.extras = extras
         self.parts: list[str] = []
 
 
@@ -49,11 +52,13 @@ class _Choice:
     __slots__ = (
         "blocks",
         "citations",
+        "finish",
         "finish_reason",
         "finished",
         "logprobs_dict",
         "logprobs_list",
         "refusal",
+        "server_tools",
         "signature",
         "text",
         "thinking",
@@ -75,6 +80,8 @@ class _Choice:
         #: [kind, whole block or None, text start, thinking start,
         #: citation start, tool-call ordinal, signature].
         self.blocks: list[list[Any]] | None = None
+        self.finish: Finish | None = None
+        self.server_tools: list[ServerToolUse | ServerToolResult] | None = None
 
     def add_logprobs(self, logprobs: Any) -> None:
         if isinstance(logprobs, list):
@@ -158,6 +165,7 @@ class Collector:
             choice.finished = True
             if event.reason is not None:
                 choice.finish_reason = event.reason
+            choice.finish = event
         elif isinstance(event, MessageStart):
             # The first non-empty value of each field wins (Azure's first
             # chunk has empty ones; later chunks repeat the real ones).
@@ -171,12 +179,14 @@ class Collector:
             choice = self._choice(event.index)
             state = choice.tool_calls.get(event.call_index)
             if state is None:
-                choice.tool_calls[event.call_index] = _ToolCallState(event.id, event.name)
+                choice.tool_calls[event.call_index] = _ToolCallState(event.id, event.name, event.extras)
             else:  # fragments came first, or a repeated start: keep the arguments
                 if event.id is not None:
                     state.id = event.id
                 if event.name:
                     state.name = event.name
+                if event.extras:
+                    state.extras = event.extras
         elif isinstance(event, ToolCallDelta):
             choice = self._choice(event.index)
             state = choice.tool_calls.get(event.call_index)
@@ -202,23 +212,33 @@ class Collector:
             if choice.citations is None:
                 choice.citations = []
             choice.citations.append(event.citation)
-        elif isinstance(event, ContentBlock):
+        elif isinstance(event, (ServerToolUse, ServerToolResult)):
             choice = self._choice(event.index)
-            if choice.blocks is None:
-                choice.blocks = []
-            choice.blocks.append(
-                [
-                    event.kind,
-                    event.block,
-                    len(choice.text),
-                    len(choice.thinking or ()),
-                    len(choice.citations or ()),
-                    len(choice.tool_calls),
-                    None,
-                ]
-            )
+            if choice.server_tools is None:
+                choice.server_tools = []
+            choice.server_tools.append(event)
+            self._block(choice, event.block["type"], event.block)
+        elif isinstance(event, ContentBlock):
+            self._block(self._choice(event.index), event.kind, event.block)
         else:
             assert_never(event)
+
+    @staticmethod
+    def _block(choice: _Choice, kind: str, whole: dict[str, Any] | None) -> None:
+        """Record a content block's start: where its text, thinking, citations and call begin."""
+        if choice.blocks is None:
+            choice.blocks = []
+        choice.blocks.append(
+            [
+                kind,
+                whole,
+                len(choice.text),
+                len(choice.thinking or ()),
+                len(choice.citations or ()),
+                len(choice.tool_calls),
+                None,
+            ]
+        )
 
     @property
     def finished(self) -> bool:
@@ -281,6 +301,11 @@ class Collector:
                 info["thinking_signature"] = choice.signature
         if choice.citations is not None:
             info["citations"] = choice.citations
+        finish = choice.finish
+        if finish is not None and finish.normalized is not None:
+            info["normalized_finish_reason"] = finish.normalized
+        if finish is not None and finish.stop_sequence is not None:
+            info["stop_sequence"] = finish.stop_sequence
         if not self.chat:
             return Generation(text=text, generation_info=info)
         tool_calls = [_tool_call(state) for _, state in sorted(choice.tool_calls.items())]
@@ -293,9 +318,23 @@ class Collector:
                 additional["thinking_signature"] = choice.signature
         if choice.citations is not None:
             additional["citations"] = choice.citations
+        if choice.server_tools is not None:
+            # What the provider ran itself: shown, never for the client to execute.
+            uses = [e for e in choice.server_tools if isinstance(e, ServerToolUse)]
+            results = [e for e in choice.server_tools if isinstance(e, ServerToolResult)]
+            if uses:
+                additional["server_tool_calls"] = [
+                    {"id": e.id, "name": e.name, "input": e.input} for e in uses
+                ]
+            if results:
+                additional["server_tool_results"] = [
+                    {"tool_use_id": e.tool_use_id, "type": e.kind, "content": e.content} for e in results
+                ]
         if any(not call.complete for call in tool_calls):
             info["tool_calls_incomplete"] = True
         metadata: dict[str, Any] = {"finish_reason": choice.finish_reason, "model_name": self.model}
+        if "stop_sequence" in info:
+            metadata["stop_sequence"] = info["stop_sequence"]
         if self.response_id is not None:
             metadata["id"] = self.response_id
         if self.model_provider is not None:
@@ -381,5 +420,7 @@ def _tool_call(state: _ToolCallState) -> ToolCall:
         if not isinstance(args, dict):
             args, parsed = {}, False
     if parsed and state.name:
-        return ToolCall(id=state.id, name=state.name, args=args)
-    return ToolCall(id=state.id, name=state.name, args=args, complete=False, raw_args=raw)
+        return ToolCall(id=state.id, name=state.name, args=args, extras=state.extras)
+    return ToolCall(
+        id=state.id, name=state.name, args=args, complete=False, raw_args=raw, extras=state.extras
+    )

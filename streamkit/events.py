@@ -19,13 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from pydantic_core import from_json
+
 __all__ = [
     "Citation",
     "ContentBlock",
     "Event",
     "Finish",
+    "FinishReason",
     "MessageStart",
     "RefusalDelta",
+    "ServerToolResult",
+    "ServerToolUse",
     "TextDelta",
     "ThinkingDelta",
     "ToolCallDelta",
@@ -83,23 +88,61 @@ class ThinkingDelta:
 
 @dataclass(slots=True)
 class ToolCallStart:
-    """A tool call begins: ``call_index`` orders calls within one choice."""
+    """A tool call begins (or a field of it arrives later: the same ``call_index`` again).
+
+    ``call_index`` orders calls within one choice. ``extras`` holds fields
+    the server attached to the call beyond the documented ones (e.g.
+    ``extra_content`` with a Gemini thought signature), sent back verbatim.
+    """
 
     call_index: int
     id: str | None
     name: str
     index: int = 0
+    extras: dict[str, Any] | None = None
     type: Literal["tool_call_start"] = "tool_call_start"
 
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a tool call's JSON arguments."""
+    """A fragment of a tool call's JSON arguments.
+
+    ``arguments_so_far`` is every fragment of this call up to and including
+    this one, and ``parsed_arguments`` that text parsed as partial JSON
+    (``{"city": "Par"}`` while ``{"city": "Par`` has arrived), so a UI can
+    show a call as it grows. Both are computed only when read: the event
+    keeps a reference to the call's fragments, not a copy.
+    """
 
     call_index: int
     arguments: str
     index: int = 0
     type: Literal["tool_call_delta"] = "tool_call_delta"
+    #: The call's fragments (shared, growing) and how many of them this event covers.
+    _fragments: list[str] | None = field(default=None, repr=False, compare=False)
+    _count: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def arguments_so_far(self) -> str:
+        """The call's JSON arguments received up to this fragment."""
+        if self._fragments is None:
+            return self.arguments
+        return "".join(self._fragments[: self._count])
+
+    @property
+    def parsed_arguments(self) -> Any:
+        """``arguments_so_far`` parsed as partial JSON (pydantic-core, ``allow_partial``).
+
+        Incomplete strings are kept as far as they go. ``None`` when nothing
+        parseable has arrived yet (or the text is not JSON at all).
+        """
+        text = self.arguments_so_far
+        if not text.strip():
+            return None
+        try:
+            return from_json(text, allow_partial="trailing-strings")
+        except ValueError:
+            return None
 
 
 @dataclass(slots=True)
@@ -155,13 +198,59 @@ class Usage:
     type: Literal["usage"] = "usage"
 
 
+#: The normalised finish reasons, the same for every provider.
+FinishReason = Literal[
+    "stop", "length", "tool_calls", "content_filter", "refusal", "pause_turn", "error", "other"
+]
+
+
 @dataclass(slots=True)
 class Finish:
-    """A choice ended, with the provider's reason (``stop``, ``length``, ...)."""
+    """A choice ended.
+
+    ``reason`` is the provider's own value (``stop``, ``end_turn``,
+    ``max_tokens``...); ``normalized`` is one of :data:`FinishReason`, the
+    same for every provider; ``stop_sequence`` is the stop sequence that
+    matched, when the provider reports it.
+    """
 
     reason: str | None
     index: int = 0
+    normalized: FinishReason | None = None
+    stop_sequence: str | None = None
     type: Literal["finish"] = "finish"
+
+
+@dataclass(slots=True)
+class ServerToolUse:
+    """The provider ran a tool itself (Anthropic ``server_tool_use``: web search, code execution...).
+
+    Not a call for the client to execute: it never appears in
+    ``AIMessage.tool_calls``. ``block`` is the wire block, kept for the round trip.
+    """
+
+    id: str | None
+    name: str
+    input: Any
+    block: dict[str, Any]
+    index: int = 0
+    type: Literal["server_tool_use"] = "server_tool_use"
+
+
+@dataclass(slots=True)
+class ServerToolResult:
+    """The result of a server tool (``web_search_tool_result``, ``code_execution_tool_result``...).
+
+    ``kind`` is the block type; ``content`` its content as sent (search
+    results, possibly encrypted); ``block`` the wire block, kept for the round trip.
+    """
+
+    tool_use_id: str | None
+    kind: str
+    content: Any
+    block: dict[str, Any]
+    index: int = 0
+    type: Literal["server_tool_result"] = "server_tool_result"
 
 
 Event: TypeAlias = (
@@ -173,6 +262,8 @@ Event: TypeAlias = (
     | ToolCallDelta
     | Citation
     | ContentBlock
+    | ServerToolUse
+    | ServerToolResult
     | Usage
     | Finish
 )

@@ -36,6 +36,10 @@ class ToolCall(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     complete: bool = True
     raw_args: str | None = None
+    #: Fields the provider attached to the call beyond the documented ones
+    #: (e.g. ``extra_content`` with a Gemini thought signature through the
+    #: OpenAI-compatible endpoint); sent back verbatim with the call.
+    extras: dict[str, Any] | None = None
     type: Literal["tool_call"] = "tool_call"
 
 

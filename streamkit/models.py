@@ -157,6 +157,9 @@ class StreamingModel(BaseModel):
     #: Results are ChatGenerations holding AIMessages.
     _chat_results: ClassVar[bool] = False
     #: Per-call keyword arguments accepted by stream()/generate()/__call__.
+    #: Body fields of the provider's API accepted per call and sent as given
+    #: (checked only for being JSON); ``extra_body`` takes any other.
+    _body_fields: ClassVar[frozenset[str]] = frozenset()
     _call_options: ClassVar[frozenset[str]] = frozenset(
         {"model", "temperature", "max_tokens", "top_p", "stop"}
     )
@@ -380,11 +383,18 @@ class StreamingModel(BaseModel):
         """The body parameters for one request (provider-specific keys added by subclasses)."""
         cls = type(self)
         for name, value in overrides.items():
+            if name in cls._body_fields:
+                # A provider body field accepted per call as given (seed, response_format, ...).
+                if problem := _json_problem(value):
+                    raise InvalidArgumentError(f"{cls.__name__}: invalid argument: {name}: {problem}")
+                continue
             if name not in cls._call_options:
                 allowed = ", ".join(sorted(cls._call_options))
                 raise InvalidArgumentError(
-                    f"{cls.__name__}: unknown argument {name!r} (per-call options: {allowed}; "
-                    "others go in model_kwargs)"
+                    f"{cls.__name__}: unknown argument {name!r} (per-call options: {allowed}, "
+                    "extra_body, extra_headers, timeout, max_retries, "
+                    f"{', '.join(sorted(cls._body_fields))}; any other body field goes in "
+                    "extra_body={...} or model_kwargs)"
                 )
             try:
                 if name == "stop" and isinstance(value, str):
@@ -434,6 +444,28 @@ class StreamingModel(BaseModel):
                 raise InvalidArgumentError(f"{cls}: invalid argument: max_retries: must be an integer >= 0")
         return timeouts, retries
 
+    def _request_options(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Take ``extra_body`` and ``extra_headers`` out of per-call kwargs, checked.
+
+        ``extra_body``: fields merged into the JSON body last (they win);
+        ``extra_headers``: headers for this call only (checked like
+        ``default_headers``; their values are redacted from errors too).
+        """
+        cls = type(self).__name__
+        extra_body = kwargs.pop("extra_body", None) or {}
+        if not isinstance(extra_body, dict) or not all(isinstance(k, str) for k in extra_body):
+            raise InvalidArgumentError(f"{cls}: invalid argument: extra_body: must be a dict of body fields")
+        if problem := _json_problem(extra_body):
+            raise InvalidArgumentError(f"{cls}: invalid argument: extra_body: {problem}")
+        headers = kwargs.pop("extra_headers", None) or {}
+        try:
+            if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
+                raise ValueError("must be a dict of header names to str values")
+            checked = type(self)._check_headers(headers)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{cls}: invalid argument: extra_headers: {exc}") from None
+        return extra_body, {name: _secret_value(value) for name, value in checked.items()}
+
     def _make_stream(
         self,
         body: dict[str, Any],
@@ -443,6 +475,7 @@ class StreamingModel(BaseModel):
         start_hook: str,
         start_args: tuple[Any, ...],
         settings: tuple[Timeouts, int],
+        extra_headers: dict[str, str] | None = None,
     ) -> ResponseStream:
         run_id = uuid4()
         transport = self.transport
@@ -455,7 +488,7 @@ class StreamingModel(BaseModel):
             raise InvalidArgumentError(f"{type(self).__name__}: invalid arguments: {exc}") from None
 
         def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
-            return transport.post(path, data, connect_timeout=connect_timeout)
+            return transport.post(path, data, connect_timeout=connect_timeout, extra_headers=extra_headers)
 
         return ResponseStream(
             provider=self._provider,
@@ -567,7 +600,8 @@ class PromptModel(StreamingModel):
                 f"{type(self).__name__}: {where} must be a str, not {type(prompt).__name__}"
             )
         settings = self._call_settings(kwargs)
-        body = self._body(prompt, self._params(kwargs), streaming)
+        extra_body, extra_headers = self._request_options(kwargs)
+        body = {**self._body(prompt, self._params(kwargs), streaming), **extra_body}
         return self._make_stream(
             body,
             handlers=self._handler_set(callbacks),
@@ -575,6 +609,7 @@ class PromptModel(StreamingModel):
             start_hook="on_llm_start",
             start_args=(self._serialized(), [prompt]),
             settings=settings,
+            extra_headers=extra_headers,
         )
 
 
@@ -722,7 +757,8 @@ class ChatModel(StreamingModel):
     ) -> ResponseStream:
         checked = self._messages(messages, where)
         settings = self._call_settings(kwargs)
-        body = self._body(checked, self._params(kwargs), streaming)
+        extra_body, extra_headers = self._request_options(kwargs)
+        body = {**self._body(checked, self._params(kwargs), streaming), **extra_body}
         return self._make_stream(
             body,
             handlers=self._handler_set(callbacks),
@@ -730,4 +766,5 @@ class ChatModel(StreamingModel):
             start_hook="on_chat_model_start",
             start_args=(self._serialized(), [checked]),
             settings=settings,
+            extra_headers=extra_headers,
         )

@@ -32,6 +32,31 @@ class _OpenAISettings(StreamingModel):
     _base_url_env = "OPENAI_BASE_URL"
     _default_base_url = "https://api.openai.com/v1"
     _call_options = StreamingModel._call_options | {"n", "logprobs", "stream_usage"}
+    # Chat Completions / Completions request fields accepted per call as given
+    # (https://platform.openai.com/docs/api-reference/chat/create).
+    _body_fields = frozenset(
+        {
+            "seed",
+            "response_format",
+            "user",
+            "presence_penalty",
+            "frequency_penalty",
+            "logit_bias",
+            "parallel_tool_calls",
+            "reasoning_effort",
+            "service_tier",
+            "metadata",
+            "store",
+            "max_completion_tokens",
+            "prediction",
+            "modalities",
+            "audio",
+            "web_search_options",
+            "suffix",
+            "echo",
+            "best_of",
+        }
+    )
 
     n: int = Field(default=1, ge=1)
     stream_usage: bool = True

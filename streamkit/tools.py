@@ -8,6 +8,13 @@ A tool can be given as
 * Anthropic's form ``{"name", "description", "input_schema"}``,
 * or plain ``{"name", "description", "parameters"}``.
 
+Other fields of a tool dict (``strict``, ``cache_control``, ...) are kept in
+``ToolSpec.extra`` and sent with the tool. A provider-native tool that is not
+a function, such as Anthropic's server tools (``{"type":
+"web_search_20250305", "name": "web_search", "max_uses": 3}``, see
+https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool),
+is kept whole in ``ToolSpec.raw`` and sent exactly as given.
+
 Each provider turns :class:`ToolSpec` into its own request format.
 """
 
@@ -29,11 +36,22 @@ ToolChoice = str
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool in provider-neutral form; ``parameters`` is a JSON schema object."""
+    """A tool in provider-neutral form; ``parameters`` is a JSON schema object.
+
+    ``extra``: the tool's other fields, sent with it (``strict``,
+    ``cache_control``...). ``raw``: a provider-native tool kept whole (a
+    server tool), sent exactly as given instead of as a function.
+    """
 
     name: str
     description: str = ""
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    extra: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] | None = None
+
+
+#: The fields a function tool's spec is made of; any other is kept in ``extra``.
+_SPEC_FIELDS = frozenset({"name", "description", "parameters", "input_schema", "type"})
 
 
 def _from_model(model: type[BaseModel]) -> ToolSpec:
@@ -44,7 +62,12 @@ def _from_model(model: type[BaseModel]) -> ToolSpec:
 
 
 def _from_dict(tool: dict[str, Any], where: str) -> ToolSpec:
-    spec = tool.get("function") if tool.get("type") == "function" else tool
+    kind = tool.get("type")
+    if isinstance(kind, str) and kind not in ("function", "custom") and "input_schema" not in tool:
+        # A provider-native tool (a server tool): kept whole, named by its name or type.
+        name = tool.get("name") if isinstance(tool.get("name"), str) and tool.get("name") else kind
+        return ToolSpec(str(name), raw=dict(tool))
+    spec = tool.get("function") if kind == "function" else tool
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
         raise InvalidArgumentError(f"{where}: a tool dict needs a non-empty 'name'")
     parameters = spec.get("parameters", spec.get("input_schema"))
@@ -55,7 +78,10 @@ def _from_dict(tool: dict[str, Any], where: str) -> ToolSpec:
     description = spec.get("description") or ""
     if not isinstance(description, str):
         raise InvalidArgumentError(f"{where}: the tool's description must be a str")
-    return ToolSpec(spec["name"], description, parameters)
+    extra = {k: v for k, v in spec.items() if k not in _SPEC_FIELDS}
+    if kind == "function":  # OpenAI's form: fields beside "function" too (rare)
+        extra.update({k: v for k, v in tool.items() if k not in ("type", "function")})
+    return ToolSpec(spec["name"], description, parameters, extra)
 
 
 def to_tool_specs(tools: Any, where: str = "tools") -> list[ToolSpec]:

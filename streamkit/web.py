@@ -15,8 +15,12 @@ Wire format (one SSE event per streamkit event; ``data`` is always JSON)::
     event: thinking     data: {"text": "..."}                      reasoning, if any
     event: refusal      data: {"text": "..."}
     event: tool_call    data: {"index": 0, "id": "...", "name": "..."}
-    event: tool_call_delta  data: {"index": 0, "arguments": "..."}
-    event: done         data: {"text", "finish_reason", "token_usage", "model", "tool_calls", "thinking"}
+    event: tool_call_delta  data: {"index": 0, "arguments": "...", "parsed": {...}}  (all so far, parsed)
+    event: citation     data: {...}                                a citation, as the provider sent it
+    event: server_tool_use     data: {"id", "name", "input"}       a tool the provider ran itself
+    event: server_tool_result  data: {"tool_use_id", "type", "content"}
+    event: done         data: {"text", "finish_reason", "normalized_finish_reason", "token_usage", "model",
+                               "tool_calls", "thinking", "citations", "server_tool_calls", ...}
     event: error        data: {"type": "RateLimitError", "message": "...", "status_code": 429}
     : keep-alive        (a comment, every ``heartbeat`` seconds of upstream silence)
 
@@ -98,7 +102,16 @@ from .errors import (
     RateLimitError,
     StreamkitError,
 )
-from .events import RefusalDelta, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+from .events import (
+    Citation,
+    RefusalDelta,
+    ServerToolResult,
+    ServerToolUse,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+)
 from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
 
@@ -214,13 +227,22 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "text": generation.text if generation is not None else "",
         "finish_reason": info.get("finish_reason"),
+        "normalized_finish_reason": info.get("normalized_finish_reason"),
         "token_usage": output.get("token_usage") or {},
         "model": output.get("model_name"),
     }
     if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
-        payload["tool_calls"] = [c.model_dump(exclude={"type"}) for c in generation.message.tool_calls]
-    if info.get("thinking") is not None:
-        payload["thinking"] = info["thinking"]
+        message = generation.message
+        payload["tool_calls"] = [
+            c.model_dump(exclude={"type"}, exclude_none=True) | {"raw_args": c.raw_args}
+            for c in message.tool_calls
+        ]
+        for key in ("server_tool_calls", "server_tool_results"):
+            if key in message.additional_kwargs:
+                payload[key] = message.additional_kwargs[key]
+    for key in ("thinking", "citations", "stop_sequence"):
+        if info.get(key) is not None:
+            payload[key] = info[key]
     return payload
 
 
@@ -385,7 +407,23 @@ class SSERelay:
                         )
                     elif isinstance(event, ToolCallDelta):
                         await self._emit(
-                            "tool_call_delta", {"index": event.call_index, "arguments": event.arguments}
+                            "tool_call_delta",
+                            {
+                                "index": event.call_index,
+                                "arguments": event.arguments,
+                                "parsed": event.parsed_arguments,
+                            },
+                        )
+                    elif isinstance(event, Citation):
+                        await self._emit("citation", event.citation)
+                    elif isinstance(event, ServerToolUse):
+                        await self._emit(
+                            "server_tool_use", {"id": event.id, "name": event.name, "input": event.input}
+                        )
+                    elif isinstance(event, ServerToolResult):
+                        await self._emit(
+                            "server_tool_result",
+                            {"tool_use_id": event.tool_use_id, "type": event.kind, "content": event.content},
                         )
                 await self._emit("done", done_payload(stream.result))
         except Exception as exc:

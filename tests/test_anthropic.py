@@ -100,7 +100,11 @@ async def test_request_shape() -> None:
         "model_name": "claude-x",
         "id": "msg_1",
     }
-    assert result.generations[0][0].generation_info == {"finish_reason": "end_turn", "logprobs": None}
+    assert result.generations[0][0].generation_info == {
+        "finish_reason": "end_turn",
+        "logprobs": None,
+        "normalized_finish_reason": "stop",
+    }
 
 
 async def test_env_vars_and_prompt_class(monkeypatch: pytest.MonkeyPatch) -> None:

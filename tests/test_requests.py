@@ -120,7 +120,11 @@ async def test_non_streaming_request_has_no_stream_flag_and_same_result_shape() 
     generation = result.generations[0][0]
     assert generation.text == "Hey"
     assert generation.message.content == "Hey"  # type: ignore[attr-defined]
-    assert generation.generation_info == {"finish_reason": "stop", "logprobs": None}
+    assert generation.generation_info == {
+        "finish_reason": "stop",
+        "logprobs": None,
+        "normalized_finish_reason": "stop",
+    }
     assert result.llm_output is not None
     assert result.llm_output["token_usage"] == {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
     assert result.llm_output["model_name"] == "m-2"

@@ -98,6 +98,7 @@ async def test_wire_format_and_headers(mock_server: MockServer, client: aiohttp.
     assert done == {
         "text": "Hello there, browser!",
         "finish_reason": "stop",
+        "normalized_finish_reason": "stop",
         "token_usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
         "model": "gpt-relay",
         "tool_calls": [],

@@ -26,7 +26,10 @@ from ..events import (
     ContentBlock,
     Event,
     Finish,
+    FinishReason,
     MessageStart,
+    ServerToolResult,
+    ServerToolUse,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -44,6 +47,24 @@ __all__ = ["AnthropicMapper", "AnthropicProvider"]
 #: (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance:
 #: "total input tokens = cache_read_input_tokens + cache_creation_input_tokens + input_tokens").
 _INPUT_COUNTERS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+#: Anthropic's stop reasons (https://docs.anthropic.com/en/api/handling-stop-reasons), normalised.
+#: ``pause_turn``: a server tool loop paused a long turn; send the conversation
+#: back as it is (with this AIMessage) and the model continues.
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "pause_turn": "pause_turn",
+    "refusal": "refusal",
+}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 #: Blocks whose content streams as text/thinking/tool-call events.
 _STREAMED_BLOCKS = ("text", "thinking", "tool_use")
 
@@ -76,11 +97,12 @@ class AnthropicMapper(StreamMapper):
     types added later) are kept whole and never become tool calls.
     """
 
-    __slots__ = ("_calls", "_opaque", "_usage")
+    __slots__ = ("_calls", "_fragments", "_opaque", "_usage")
 
     def __init__(self) -> None:
         super().__init__()
         self._calls: dict[int, int] = {}  # block index -> client tool-call ordinal
+        self._fragments: list[list[str]] = []  # each client call's argument fragments
         self._opaque: dict[int, tuple[dict[str, Any], list[str]]] = {}  # block index -> (block, input parts)
         self._usage: dict[str, Any] = {}  # the raw counters so far
 
@@ -116,7 +138,7 @@ class AnthropicMapper(StreamMapper):
                     index = _index(obj)
                     call = self._calls.get(index)
                     if call is not None:
-                        out.append(ToolCallDelta(call, fragment))
+                        self._call_fragment(call, fragment, out)
                     elif index in self._opaque:
                         self._opaque[index][1].append(fragment)
             elif dtype == "thinking_delta":
@@ -149,7 +171,8 @@ class AnthropicMapper(StreamMapper):
                 out.append(self._usage_event(obj["usage"], "usage"))
             stop = optional_str(delta.get("stop_reason"), "delta.stop_reason")
             if stop is not None:
-                out.append(Finish(stop))
+                matched = optional_str(delta.get("stop_sequence"), "delta.stop_sequence")
+                out.append(Finish(stop, 0, _FINISH.get(stop, "other"), matched))
         elif kind == "message_stop":
             for index in list(self._opaque):
                 self._block_stop(index, out)
@@ -183,9 +206,10 @@ class AnthropicMapper(StreamMapper):
             initial = _object(block.get("input"), "content_block.input")
             out.append(ContentBlock("tool_use"))
             call = self._calls[index] = len(self._calls)
+            self._fragments.append([])
             out.append(ToolCallStart(call, call_id, name))
             if initial:  # the stream starts with {} and sends the JSON as deltas
-                out.append(ToolCallDelta(call, json.dumps(initial, ensure_ascii=False)))
+                self._call_fragment(call, json.dumps(initial, ensure_ascii=False), out)
         else:
             # redacted_thinking, server_tool_use, web_search_tool_result, ...:
             # kept whole (server tool input assembled from its deltas) and
@@ -207,7 +231,28 @@ class AnthropicMapper(StreamMapper):
                 raise ProtocolError(
                     f"the {block['type']} block's input is not valid JSON: {raw[:200]!r}"
                 ) from None
-        out.append(ContentBlock(block["type"], block))
+        kind: str = block["type"]
+        if kind.endswith("_tool_use"):  # server_tool_use, mcp_tool_use: the provider runs it
+            name = block.get("name")
+            out.append(
+                ServerToolUse(
+                    _str_or_none(block.get("id")),
+                    name if isinstance(name, str) else "",
+                    block.get("input"),
+                    block,
+                )
+            )
+        elif kind.endswith("_tool_result"):  # web_search_tool_result, code_execution_tool_result, ...
+            out.append(
+                ServerToolResult(_str_or_none(block.get("tool_use_id")), kind, block.get("content"), block)
+            )
+        else:  # redacted_thinking and block types added later
+            out.append(ContentBlock(kind, block))
+
+    def _call_fragment(self, call: int, fragment: str, out: list[Event]) -> None:
+        fragments = self._fragments[call]
+        fragments.append(fragment)
+        out.append(ToolCallDelta(call, fragment, _fragments=fragments, _count=len(fragments)))
 
     def _usage_event(self, usage: Any, where: str) -> Usage:
         raw = self._usage
@@ -321,7 +366,10 @@ class AnthropicProvider(Provider):
         out: dict[str, Any] = {}
         if specs:
             out["tools"] = [
-                {"name": s.name, "description": s.description, "input_schema": s.parameters} for s in specs
+                s.raw
+                if s.raw is not None  # a server tool, in its own form
+                else {"name": s.name, "description": s.description, "input_schema": s.parameters, **s.extra}
+                for s in specs
             ]
         if choice is not None:
             if choice == "required":

@@ -43,8 +43,10 @@ from typing import Any
 
 from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message, payload_is_error
 from ..events import (
+    Citation,
     Event,
     Finish,
+    FinishReason,
     MessageStart,
     RefusalDelta,
     TextDelta,
@@ -95,16 +97,22 @@ def usage_event(usage: Any, where: str = "usage") -> Usage:
     return Usage(prompt, completion, total, details, input_details, output_details)
 
 
+#: A streamed tool call's documented fields; anything else is kept as the call's extras.
+_CALL_FIELDS = frozenset({"index", "id", "type", "function"})
+
+
 class _Calls:
     """The tool calls of one choice: wire index and id -> our ordinal."""
 
-    __slots__ = ("by_id", "by_index", "ids", "names")
+    __slots__ = ("by_id", "by_index", "extras", "fragments", "ids", "names")
 
     def __init__(self) -> None:
         self.by_index: dict[int, int] = {}
         self.by_id: dict[str, int] = {}
         self.ids: list[str | None] = []
         self.names: list[str | None] = []
+        self.fragments: list[list[str]] = []
+        self.extras: list[dict[str, Any] | None] = []
 
 
 class _OpenAIMapper(StreamMapper):
@@ -215,22 +223,42 @@ def _index(choice: dict[str, Any], where: str = "choices[].index") -> int:
     raise bad_value(where, "an integer", index)
 
 
-def _finish(choice: dict[str, Any], index: int, out: list[Event]) -> None:
+#: OpenAI's finish reasons (and those compatible servers send), normalised.
+#: ``error``: OpenRouter's mid-stream failures; ``eos``/``eos_token``: TGI.
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+def _finish(choice: dict[str, Any], index: int, out: list[Event], refused: bool = False) -> None:
     finish = choice.get("finish_reason")
     if finish is not None:
         if finish.__class__ is not str:
             raise bad_value("choices[].finish_reason", "a string", finish)
-        out.append(Finish(finish, index))
+        # vLLM reports the matched stop string as ``stop_reason`` (an int is a stop token id).
+        matched = choice.get("stop_reason")
+        normalized = "refusal" if refused else _FINISH.get(finish, "other")
+        out.append(Finish(finish, index, normalized, matched if matched.__class__ is str else None))
 
 
 class ChatMapper(_OpenAIMapper):
     """``chat.completion.chunk`` events."""
 
-    __slots__ = ("_calls",)
+    __slots__ = ("_calls", "_refused")
 
     def __init__(self) -> None:
         super().__init__()
         self._calls: dict[int, _Calls] = {}
+        self._refused: set[int] = set()  # choices that sent a refusal
 
     def map_choices(self, choices: list[Any], out: list[Event]) -> None:
         for choice in choices:
@@ -259,12 +287,22 @@ class ChatMapper(_OpenAIMapper):
                     raise bad_value("choices[].delta.content", "a string, null or a list of parts", content)
             elif delta is not None and delta.__class__ is not dict:
                 raise bad_value("choices[].delta", "an object", delta)
-            _finish(choice, index, out)
+            _finish(choice, index, out, index in self._refused)
 
     def _rest(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
         refusal = optional_str(delta.get("refusal"), "choices[].delta.refusal")
         if refusal:
             out.append(RefusalDelta(refusal, index))
+            self._refused.add(index)
+        annotations = delta.get("annotations")
+        if annotations is not None:
+            # url_citation annotations (OpenAI's web search models), as citations.
+            if annotations.__class__ is not list:
+                raise bad_value("choices[].delta.annotations", "a list", annotations)
+            for annotation in annotations:
+                if annotation.__class__ is not dict:
+                    raise bad_value("choices[].delta.annotations[]", "an object", annotation)
+                out.append(Citation(annotation, index))
         reasoning = optional_str(delta.get("reasoning_content"), "choices[].delta.reasoning_content")
         if not reasoning:
             reasoning = optional_str(delta.get("reasoning"), "choices[].delta.reasoning")
@@ -307,16 +345,24 @@ class ChatMapper(_OpenAIMapper):
                 and (name is None or state.names[existing] in (None, name))
             ):
                 ordinal = existing
+        # Fields the server attached to the call beyond the documented ones
+        # (Gemini's OpenAI-compatible endpoint: ``extra_content`` holding a
+        # thought signature), echoed back on the same call.
+        extras = {k: v for k, v in call.items() if k not in _CALL_FIELDS}
         if ordinal is None:
             ordinal = len(state.ids)
             state.ids.append(call_id)
             state.names.append(name)
+            state.fragments.append([])
+            state.extras.append(extras or None)
             state.by_index[slot] = ordinal
             if call_id is not None:
                 state.by_id[call_id] = ordinal
-            out.append(ToolCallStart(ordinal, call_id, name or "", choice))
-        elif (call_id is not None and state.ids[ordinal] is None) or (
-            name is not None and state.names[ordinal] is None
+            out.append(ToolCallStart(ordinal, call_id, name or "", choice, extras or None))
+        elif (
+            (call_id is not None and state.ids[ordinal] is None)
+            or (name is not None and state.names[ordinal] is None)
+            or (extras and extras != state.extras[ordinal])
         ):
             # A field that arrived in a later delta updates the call.
             if call_id is not None and state.ids[ordinal] is None:
@@ -324,16 +370,25 @@ class ChatMapper(_OpenAIMapper):
                 state.by_id[call_id] = ordinal
             if name is not None and state.names[ordinal] is None:
                 state.names[ordinal] = name
-            out.append(ToolCallStart(ordinal, state.ids[ordinal], state.names[ordinal] or "", choice))
+            if extras:
+                state.extras[ordinal] = {**(state.extras[ordinal] or {}), **extras}
+            out.append(
+                ToolCallStart(
+                    ordinal, state.ids[ordinal], state.names[ordinal] or "", choice, state.extras[ordinal]
+                )
+            )
         if arguments is not None:
-            if arguments.__class__ is str:
-                if arguments:
-                    out.append(ToolCallDelta(ordinal, arguments, choice))
-            elif arguments.__class__ is dict:
+            if arguments.__class__ is dict:
                 # Some servers send the arguments as an object: serialise once.
-                out.append(ToolCallDelta(ordinal, json.dumps(arguments, ensure_ascii=False), choice))
-            else:
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            elif arguments.__class__ is not str:
                 raise bad_value("tool_calls[].function.arguments", "a string or an object", arguments)
+            if arguments:
+                fragments = state.fragments[ordinal]
+                fragments.append(arguments)
+                out.append(
+                    ToolCallDelta(ordinal, arguments, choice, _fragments=fragments, _count=len(fragments))
+                )
 
 
 def _content_parts(parts: list[Any], index: int, out: list[Event]) -> None:
@@ -400,6 +455,7 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
                     "id": call.id,
                     "type": "function",
                     "function": {"name": call.name, "arguments": json.dumps(call.args)},
+                    **(call.extras or {}),  # e.g. extra_content with a thought signature, as received
                 }
                 for call in message.tool_calls
             ]
@@ -427,9 +483,16 @@ class _OpenAIProvider(Provider):
         out: dict[str, Any] = {}
         if specs:
             out["tools"] = [
-                {
+                s.raw
+                if s.raw is not None
+                else {
                     "type": "function",
-                    "function": {"name": s.name, "description": s.description, "parameters": s.parameters},
+                    "function": {
+                        "name": s.name,
+                        "description": s.description,
+                        "parameters": s.parameters,
+                        **s.extra,  # strict, ...
+                    },
                 }
                 for s in specs
             ]
