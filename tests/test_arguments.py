@@ -70,7 +70,8 @@ def test_model_name_alias_and_env_defaults(monkeypatch: pytest.MonkeyPatch) -> N
         ({"max_retries": -2}, "max_retries"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"tool_choice": "nope"}, "tool_choice"),
-        ({"seed": 3}, "seed"),
+        ({"seed": float("nan")}, "seed"),  # a body field accepted per call, but not NaN
+        ({"sead": 3}, "sead"),  # unknown: named, with the fix
     ],
 )
 def test_bad_call_argument_is_named(kwargs: dict[str, Any], named: str) -> None:
