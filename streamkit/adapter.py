@@ -276,12 +276,16 @@ class ResponseStream:
     def _partial(self) -> LLMResult:
         """The result so far, for an error or an abandoned stream: never raises.
 
+        Its usage is what the server reported, with the completion tokens
+        delivered counted in when the report is missing or behind
+        (``usage_estimated: True``).
+
         The mappers only emit values of the right types, so building the
         result cannot fail; should it anyway, the text received is still
         returned rather than a second error that would hide the first.
         """
         try:
-            return self._collector.result()
+            return self._collector.result(estimate_usage=True)
         except Exception:
             text = self._collector.text()
             generation = (

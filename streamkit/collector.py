@@ -250,14 +250,39 @@ class Collector:
         choice = self._choices.get(index)
         return "".join(choice.text) if choice else ""
 
-    def token_usage(self) -> dict[str, Any]:
-        """Usage in the common keys, with provider extras beside them."""
+    def delivered_deltas(self) -> int:
+        """How many content deltas arrived (text, refusal, thinking, tool arguments), all choices.
+
+        Counted from the parts kept anyway, so it costs nothing per token.
+        Most providers send about one token per delta: this is the estimate
+        of completion tokens for a stream that ended before its usage report.
+        """
+        total = 0
+        for choice in self._choices.values():
+            total += len(choice.text) + len(choice.refusal or ()) + len(choice.thinking or ())
+            total += sum(len(state.parts) for state in choice.tool_calls.values())
+        return total
+
+    def token_usage(self, estimate: bool = False) -> dict[str, Any]:
+        """Usage in the common keys, with provider extras beside them.
+
+        With ``estimate`` (a stream that failed or was abandoned), completion
+        tokens are at least the deltas delivered (:meth:`delivered_deltas`),
+        and ``usage_estimated: True`` says the figure is counted, not reported.
+        """
         usage = self.usage
+        counted = self.delivered_deltas() if estimate else 0
         if usage is None:
-            return {}
+            if not counted:
+                return {}
+            usage = Usage()
         prompt = usage.prompt_tokens
         completion = usage.completion_tokens
         total = usage.total_tokens
+        estimated = counted > (completion or 0)
+        if estimated:
+            completion = counted
+            total = None
         if total is None and (prompt is not None or completion is not None):
             total = (prompt or 0) + (completion or 0)
         out: dict[str, Any] = {
@@ -267,11 +292,17 @@ class Collector:
         }
         for key, value in usage.details.items():
             out.setdefault(key, value)
+        if estimated:
+            out["usage_estimated"] = True
         return out
 
-    def result(self) -> LLMResult:
-        """The result so far (complete once the stream has finished)."""
-        usage = self.token_usage()
+    def result(self, *, estimate_usage: bool = False) -> LLMResult:
+        """The result so far (complete once the stream has finished).
+
+        ``estimate_usage``: for a stream that failed or was abandoned, see
+        :meth:`token_usage`.
+        """
+        usage = self.token_usage(estimate_usage)
         generations: list[Generation] = []
         for index in sorted(self._choices):
             choice = self._choices[index]

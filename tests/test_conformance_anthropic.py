@@ -744,10 +744,18 @@ async def test_stream_cut_before_message_delta(fx: Fixture, chunking: str) -> No
     assert info_ is not None and info_["finish_reason"] is None
     usage = partial.token_usage  # only message_start's report arrived
     start = fx.usage_reports()[0]
-    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (
-        start["input_tokens"],
-        start["output_tokens"],
+    assert usage["prompt_tokens"] == all_input_tokens(start)
+    # The deltas delivered are counted in when message_start's output count is
+    # behind them, and the figure is then marked as an estimate (issue #14).
+    delivered = sum(
+        1
+        for p in fx.payloads[: [x["type"] for x in fx.payloads].index("message_delta")]
+        if p["type"] == "content_block_delta" and any(v for k, v in p["delta"].items() if k != "type")
     )
+    if delivered > start["output_tokens"]:
+        assert (usage["completion_tokens"], usage["usage_estimated"]) == (delivered, True)
+    else:
+        assert usage["completion_tokens"] == start["output_tokens"] and "usage_estimated" not in usage
 
 
 def _cut_in_utf8_char(body: bytes) -> int:
