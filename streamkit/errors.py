@@ -83,6 +83,9 @@ class StreamkitError(Exception):
     """Base of every error streamkit raises."""
 
     partial_result: LLMResult | None = None
+    #: Set on the error ``generate()`` raises for a batch: the results of
+    #: the prompts that had finished, in prompt order (``None`` for the others).
+    batch_results: list[LLMResult | None] | None = None
 
     def __init__(self, message: str, *, partial_result: LLMResult | None = None) -> None:
         super().__init__(message)

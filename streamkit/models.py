@@ -21,11 +21,12 @@ the argument, and an assignment that fails leaves the model unchanged.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import re
 import unicodedata
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -48,10 +49,10 @@ from .adapter import ResponseStream
 from .callbacks.base import AnyHandler, check_handlers
 from .callbacks.manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, StreamkitError
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
-from .results import ChatGeneration, LLMResult
+from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
 from .transport import Transport, encode_body
@@ -510,36 +511,67 @@ class StreamingModel(BaseModel):
         return self._provider.build(request, params, stream)
 
     async def _generate_streams(
-        self, streams: list[ResponseStream], max_concurrency: int | None
+        self,
+        streams: list[ResponseStream],
+        max_concurrency: int | None,
+        return_exceptions: bool = False,
+        on_progress: Callable[[BatchProgress], object] | None = None,
     ) -> LLMResult:
         """Run prompts concurrently (bounded), results in input order.
 
-        The first failure cancels the others and is raised as itself (not
-        wrapped in an exception group); the cancelled ones tell their
-        handlers through ``on_llm_error``.
+        By default the first failure cancels the others and is raised as
+        itself (not wrapped in an exception group), with
+        ``.batch_results``: the results of the prompts that had finished
+        (``None`` for the others); the cancelled ones tell their handlers
+        through ``on_llm_error``. With ``return_exceptions=True`` nothing is
+        cancelled: every prompt runs to its end, a failed one contributes
+        its partial result, and ``LLMResult.errors[i]`` is its error
+        (``None`` where prompt ``i`` succeeded). ``on_progress`` is called
+        (and awaited, if it returns an awaitable) as each prompt finishes.
         """
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             raise InvalidArgumentError("max_concurrency must be a positive integer")
-        if len(streams) == 1:
-            return LLMResult.merge([await streams[0].collect()])
-        results: list[LLMResult | None] = [None] * len(streams)
+        if on_progress is not None and not callable(on_progress):
+            raise InvalidArgumentError("on_progress must be a callable taking a BatchProgress")
+        total = len(streams)
+        if total == 1 and not return_exceptions and on_progress is None:
+            return LLMResult.merge([await streams[0].collect()])  # await llm(...): no task group
+        results: list[LLMResult | None] = [None] * total
+        errors: list[BaseException | None] = [None] * total
         failures: list[Exception] = []
+        finished = 0
         limiter = anyio.CapacityLimiter(max_concurrency or self.max_concurrency)
 
         async def run(index: int, stream: ResponseStream) -> None:
+            nonlocal finished
             async with limiter:
                 try:
                     results[index] = await stream.collect()
                 except Exception as exc:
-                    failures.append(exc)
-                    tg.cancel_scope.cancel()
+                    errors[index] = exc
+                    if not return_exceptions:
+                        failures.append(exc)
+                        tg.cancel_scope.cancel()
+                        return
+                    results[index] = getattr(exc, "partial_result", None)
+            finished += 1
+            if on_progress is not None:
+                outcome = on_progress(BatchProgress(index, finished, total, results[index], errors[index]))
+                if inspect.isawaitable(outcome):
+                    await outcome
 
         async with anyio.create_task_group() as tg:
             for index, stream in enumerate(streams):
                 tg.start_soon(run, index, stream)
         if failures:
-            raise failures[0]
-        return LLMResult.merge([r for r in results if r is not None])
+            first = failures[0]
+            if isinstance(first, StreamkitError):
+                first.batch_results = [r if errors[i] is None else None for i, r in enumerate(results)]
+            raise first
+        merged = LLMResult.merge([r if r is not None else LLMResult(generations=[[]]) for r in results])
+        if return_exceptions:
+            merged.errors = errors
+        return merged
 
 
 class PromptModel(StreamingModel):
@@ -557,12 +589,18 @@ class PromptModel(StreamingModel):
         *,
         callbacks: Sequence[AnyHandler] | None = None,
         max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        on_progress: Callable[[BatchProgress], object] | None = None,
         **kwargs: Any,
     ) -> LLMResult:
         """Complete every prompt (concurrently, bounded) and return one ``LLMResult``.
 
         Streams under the hood when ``streaming=True`` (handlers see each
-        token); ``token_usage`` is filled in either way.
+        token); ``token_usage`` is filled in either way. ``return_exceptions``
+        and ``on_progress``: see :meth:`StreamingModel._generate_streams`
+        (a failed prompt keeps its partial result and its error in
+        ``result.errors``; the default raises the first error, with the
+        finished results on its ``batch_results``).
         """
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise InvalidArgumentError(
@@ -573,7 +611,7 @@ class PromptModel(StreamingModel):
             self._prompt_stream(p, callbacks, dict(kwargs), streaming=self.streaming, where=f"prompts[{i}]")
             for i, p in enumerate(prompts)
         ]
-        return await self._generate_streams(streams, max_concurrency)
+        return await self._generate_streams(streams, max_concurrency, return_exceptions, on_progress)
 
     async def __call__(
         self, prompt: str, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
@@ -714,9 +752,14 @@ class ChatModel(StreamingModel):
         *,
         callbacks: Sequence[AnyHandler] | None = None,
         max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        on_progress: Callable[[BatchProgress], object] | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        """Answer every conversation (one message list each), concurrently, bounded."""
+        """Answer every conversation (one message list each), concurrently, bounded.
+
+        ``return_exceptions`` and ``on_progress`` as for ``PromptModel.generate``.
+        """
         if isinstance(messages, str) or not isinstance(messages, Sequence):
             raise InvalidArgumentError(
                 f"{type(self).__name__}.generate() takes one message list per conversation, "
@@ -731,7 +774,7 @@ class ChatModel(StreamingModel):
             self._chat_stream(m, callbacks, dict(kwargs), streaming=self.streaming, where=f"messages[{i}]")
             for i, m in enumerate(messages)
         ]
-        return await self._generate_streams(streams, max_concurrency)
+        return await self._generate_streams(streams, max_concurrency, return_exceptions, on_progress)
 
     async def __call__(
         self, messages: MessagesInput, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any

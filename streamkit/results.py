@@ -8,14 +8,15 @@ extras beside them) and ``model_name`` as the server reported it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .messages import AIMessage
 
-__all__ = ["ChatGeneration", "Generation", "LLMResult", "RunInfo"]
+__all__ = ["BatchProgress", "ChatGeneration", "Generation", "LLMResult", "RunInfo"]
 
 
 class Generation(BaseModel):
@@ -52,13 +53,19 @@ class RunInfo(BaseModel):
 
 
 class LLMResult(BaseModel):
-    """The complete result of ``generate()``."""
+    """The complete result of ``generate()``.
 
-    model_config = ConfigDict(extra="forbid")
+    ``errors`` is set by ``generate(..., return_exceptions=True)`` only: one
+    entry per prompt, the prompt's error or ``None``; a failed prompt's
+    ``generations[i]`` hold its partial result. It is not serialised.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     generations: list[list[Generation]]
     llm_output: dict[str, Any] | None = None
     run: list[RunInfo] | None = None
+    errors: list[BaseException | None] | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def text(self) -> str:
@@ -124,3 +131,19 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
             _add_usage(nested, value)
         else:  # strings such as service_tier: the first one stands
             total.setdefault(key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """What ``generate(..., on_progress=fn)`` passes to ``fn`` as each prompt finishes.
+
+    ``index``: the prompt's position; ``finished`` of ``total`` prompts are
+    done; ``result`` is its result (a partial one if it failed) and
+    ``error`` its error, or ``None``.
+    """
+
+    index: int
+    finished: int
+    total: int
+    result: LLMResult | None
+    error: BaseException | None

@@ -66,3 +66,68 @@ async def test_a_failed_stream_keeps_the_reported_usage_when_it_is_ahead(mock_se
             await model.stream("hi").collect()
     usage = info.value.partial_result.token_usage  # type: ignore[attr-defined]
     assert (usage["completion_tokens"], usage.get("usage_estimated")) == (7, None)
+
+
+# -- 3. batches that keep what succeeded --------------------------------------------
+
+
+def _batch_server(server: MockServer) -> None:
+    def respond(request: Any) -> MockResponse:
+        prompt = request.json["messages"][-1]["content"]
+        if prompt == "bad":
+            return MockResponse(status=400, error={"error": {"message": "no such thing", "type": "invalid"}})
+        if prompt == "cut":
+            return MockResponse(text="half an answer here", drop_after=3)
+        return MockResponse(text=f"answer to {prompt}", delay=0.02)
+
+    server.responder = respond
+
+
+async def test_return_exceptions_keeps_every_finished_answer_and_each_typed_error(
+    mock_server: MockServer,
+) -> None:
+    from streamkit import APIConnectionError, BadRequestError
+
+    _batch_server(mock_server)
+    prompts = [["p0"], ["bad"], ["p2"], ["cut"], ["p4"]]
+    seen: list[tuple[int, int, bool]] = []
+
+    async def progress(p: Any) -> None:
+        seen.append((p.index, p.total, p.error is None))
+
+    async with _model("openai", mock_server, streaming=True) as chat:
+        result = await chat.generate(prompts, return_exceptions=True, on_progress=progress, max_concurrency=2)
+    assert result.errors is not None
+    assert [type(e).__name__ if e else None for e in result.errors] == [
+        None,
+        "BadRequestError",
+        None,
+        "APIConnectionError",
+        None,
+    ]
+    assert isinstance(result.errors[1], BadRequestError) and isinstance(result.errors[3], APIConnectionError)
+    texts = [g[0].text if g else None for g in result.generations]
+    assert texts[0] == "answer to p0" and texts[2] == "answer to p2" and texts[4] == "answer to p4"
+    assert texts[3] == "half an"  # the partial answer is kept (the connection dropped after it)
+    assert sorted(seen) == [(i, 5, i not in (1, 3)) for i in range(5)]
+    assert "errors" not in result.model_dump()
+
+
+async def test_the_default_raises_the_first_error_with_the_finished_results(mock_server: MockServer) -> None:
+    from streamkit import BadRequestError
+
+    def respond(request: Any) -> MockResponse:
+        prompt = request.json["messages"][-1]["content"]
+        if prompt == "bad":
+            return MockResponse(status=400)
+        return MockResponse(text=f"answer to {prompt}")
+
+    mock_server.responder = respond
+    async with _model("openai", mock_server, streaming=True) as chat:
+        # p0 finishes before "bad" is sent (one at a time), so it is on the error.
+        with pytest.raises(BadRequestError) as info:
+            await chat.generate([["p0"], ["bad"], ["p2"]], max_concurrency=1)
+    finished = info.value.batch_results
+    assert finished is not None and len(finished) == 3
+    assert finished[0] is not None and finished[0].text == "answer to p0"
+    assert finished[1] is None and finished[2] is None
