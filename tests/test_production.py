@@ -131,3 +131,48 @@ async def test_the_default_raises_the_first_error_with_the_finished_results(mock
     assert finished is not None and len(finished) == 3
     assert finished[0] is not None and finished[0].text == "answer to p0"
     assert finished[1] is None and finished[2] is None
+
+
+# -- 6. slow sync handlers off the loop ----------------------------------------------
+
+
+async def test_a_blocking_sync_handler_in_the_background_never_blocks_the_loop(
+    mock_server: MockServer,
+) -> None:
+    import threading
+
+    from streamkit.callbacks import BackgroundHandler, BaseCallbackHandler
+
+    release = threading.Event()
+    returned = threading.Event()
+
+    class BlockingWriter(BaseCallbackHandler):
+        """A plain handler that blocks (think: a synchronous database write)."""
+
+        def __init__(self) -> None:
+            self.tokens: list[str] = []
+            self.threads: set[str] = set()
+
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            self.threads.add(threading.current_thread().name)
+            if not self.tokens:
+                release.wait(5.0)  # blocks its caller until the test lets go
+                returned.set()
+            self.tokens.append(token)
+
+    writer = BlockingWriter()
+    mock_server.enqueue(MockResponse(text="slow one two three"))
+    async with _model("openai", mock_server, streaming=True) as chat:
+        import asyncio
+
+        first = asyncio.create_task(chat.generate([["a"]], callbacks=[BackgroundHandler(writer)]))
+        # While the handler blocks, the loop keeps serving another stream end to end.
+        mock_server.enqueue(MockResponse(text="fast answer"))
+        other = await asyncio.wait_for(chat("b"), 3.0)
+        assert other.content == "fast answer"
+        assert not returned.is_set(), "the loop waited for the blocking handler"
+        release.set()
+        result = await asyncio.wait_for(first, 5.0)
+    assert result.text == "slow one two three"
+    assert "".join(writer.tokens) == "slow one two three"  # every token, in order
+    assert threading.main_thread().name not in writer.threads

@@ -8,6 +8,11 @@ bounded by ``timeout`` when the stream fails, and cancelled if the stream is
 dropped. The token path only enqueues; it waits only when ``maxsize``
 tokens are already pending, which bounds memory.
 
+A plain (sync) handler runs in a worker thread (anyio's ``to_thread``),
+so a blocking one (a database write, a ``print`` to a slow pipe) never
+blocks the event loop: the worker takes everything queued so far and runs
+it, in order, in one thread call. An async handler runs on the loop.
+
 A background handler's exception is kept and raised when the stream is
 drained (``on_llm_end``) if ``raise_error`` is true, else logged.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+
+import anyio.to_thread
 
 from .base import AsyncCallbackHandler, CallbackHandler
 
@@ -98,20 +105,52 @@ class Lane:
 
     async def _run(self) -> None:
         handler = self.handler
+        queue = self.queue
+        if not isinstance(handler, AsyncCallbackHandler):
+            await self._run_in_thread()
+            return
         while True:
-            item = await self.queue.get()
+            item = await queue.get()
             if item is _STOP:
                 return
             hook, args, kwargs = item
-            method = getattr(handler, hook)
             try:
-                if isinstance(handler, AsyncCallbackHandler):
-                    await method(*args, **kwargs)
-                else:
-                    method(*args, **kwargs)
+                await getattr(handler, hook)(*args, **kwargs)
             except Exception as exc:
-                if handler.raise_error and self.error is None:
-                    self.error = exc
-                elif not handler.raise_error:
-                    name = type(handler).__name__
-                    logger.warning("background callback %s.%s failed", name, hook, exc_info=True)
+                self._failed(hook, exc)
+
+    async def _run_in_thread(self) -> None:
+        """A sync handler: each batch of queued hooks runs, in order, in a worker thread."""
+        queue = self.queue
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and batch[-1] is not _STOP:
+                batch.append(queue.get_nowait())
+            stop = batch[-1] is _STOP
+            if stop:
+                batch.pop()
+            if batch:
+                failures = await anyio.to_thread.run_sync(self._call_all, batch)
+                for hook, exc in failures:
+                    self._failed(hook, exc)
+            if stop:
+                return
+
+    def _call_all(self, batch: list[Any]) -> list[tuple[str, Exception]]:
+        """In the worker thread: run the hooks in order; return the failures."""
+        failures = []
+        handler = self.handler
+        for hook, args, kwargs in batch:
+            try:
+                getattr(handler, hook)(*args, **kwargs)
+            except Exception as exc:
+                failures.append((hook, exc))
+        return failures
+
+    def _failed(self, hook: str, exc: Exception) -> None:
+        handler = self.handler
+        if handler.raise_error and self.error is None:
+            self.error = exc
+        elif not handler.raise_error:
+            name = type(handler).__name__
+            logger.warning("background callback %s.%s failed", name, hook, exc_info=exc)
