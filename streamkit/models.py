@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
-from typing import Annotated, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -56,6 +56,9 @@ from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
 from .transport import Transport, encode_body
+
+if TYPE_CHECKING:
+    from .fallbacks import ModelWithFallbacks
 
 __all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
 
@@ -357,6 +360,19 @@ class StreamingModel(BaseModel):
                 secrets=[key or "", *extra.values(), urlsplit(self.base_url or "").password or ""],
             )
         return self._transport
+
+    def with_fallbacks(self, fallbacks: Sequence[StreamingModel]) -> ModelWithFallbacks:
+        """This model, then each of ``fallbacks`` in turn, for failures before any content.
+
+        See :mod:`streamkit.fallbacks`: only a retryable failure (after this
+        model's own retries) raised before any content reached anyone moves
+        to the next model; ``llm_output["answered_by"]`` says which answered.
+        """
+        from .fallbacks import ModelWithFallbacks
+
+        if isinstance(fallbacks, StreamingModel) or not isinstance(fallbacks, Sequence):
+            raise InvalidArgumentError(f"{type(self).__name__}.with_fallbacks() takes a list of models")
+        return ModelWithFallbacks([self, *fallbacks])
 
     async def aclose(self) -> None:
         """Close the HTTP session and its pooled connections."""

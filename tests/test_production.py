@@ -176,3 +176,76 @@ async def test_a_blocking_sync_handler_in_the_background_never_blocks_the_loop(
     assert result.text == "slow one two three"
     assert "".join(writer.tokens) == "slow one two three"  # every token, in order
     assert threading.main_thread().name not in writer.threads
+
+
+# -- 4. fallbacks -------------------------------------------------------------------
+
+
+class RetryRecorder(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.retries: list[dict[str, Any]] = []
+        self.tokens: list[str] = []
+
+    async def on_retry(self, error: BaseException, **kwargs: Any) -> None:
+        self.retries.append({"error": type(error).__name__, **kwargs})
+
+    async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+async def test_fallback_across_providers_before_the_first_token(mock_server: MockServer) -> None:
+    from streamkit import HumanMessage
+
+    mock_server.enqueue(MockResponse(status=529), MockResponse(text="Claude answers."))
+    recorder = RetryRecorder()
+    primary = _model("openai", mock_server)
+    backup = _model("anthropic", mock_server)
+    async with primary.with_fallbacks([backup]) as model:
+        message = await model([HumanMessage("hi")], callbacks=[recorder])
+        assert message.content == "Claude answers."
+        mock_server.enqueue(MockResponse(status=503), MockResponse(text="streamed by claude"))
+        async with model.stream([HumanMessage("again")], callbacks=[recorder]) as stream:
+            tokens = [t async for t in stream]
+    assert "".join(tokens) == "streamed by claude"
+    assert stream.result.llm_output is not None
+    assert stream.result.llm_output["answered_by"] == {"index": 1, "model": f"ChatAnthropic({backup.model})"}
+    assert [p for p in (r.path for r in mock_server.requests)] == [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/v1/chat/completions",
+        "/v1/messages",
+    ]
+    assert [(r["error"], r["fallback"]) for r in recorder.retries] == [
+        ("OverloadedError", f"ChatAnthropic({backup.model})"),
+        ("InternalServerError", f"ChatAnthropic({backup.model})"),
+    ]
+
+
+async def test_no_fallback_after_content_or_for_a_bad_request(mock_server: MockServer) -> None:
+    from streamkit import APIConnectionError, BadRequestError
+
+    primary = _model("openai", mock_server)
+    backup = _model("anthropic", mock_server)
+    async with primary.with_fallbacks([backup]) as model:
+        mock_server.enqueue(MockResponse(text="one two three four five", drop_after=3))
+        with pytest.raises(APIConnectionError) as info:
+            async for _ in model.stream("hi"):
+                pass
+        assert info.value.partial_result is not None and info.value.partial_result.text
+        mock_server.enqueue(MockResponse(status=400))
+        with pytest.raises(BadRequestError):
+            await model("hi")
+    assert all(r.path == "/v1/chat/completions" for r in mock_server.requests)  # never switched
+
+
+async def test_fallback_generate_says_who_answered_each(mock_server: MockServer) -> None:
+    mock_server.enqueue(
+        MockResponse(text="first by openai"), MockResponse(status=529), MockResponse(text="second")
+    )
+    primary = _model("openai", mock_server, streaming=True)
+    backup = _model("anthropic", mock_server, streaming=True)
+    async with primary.with_fallbacks([backup]) as model:
+        result = await model.generate([["a"], ["b"]])
+    assert [g[0].text for g in result.generations] == ["first by openai", "second"]
+    assert result.llm_output is not None
+    assert [a["index"] for a in result.llm_output["answered_by"]] == [0, 1]
