@@ -330,18 +330,6 @@ class Transport:
         if pool is not None:
             await pool.aclose()
 
-    def close_nowait(self) -> None:
-        """Close every session without awaiting, each on its own loop (thread-safe).
-
-        A session whose loop is running or idle gets its close scheduled on
-        that loop; one whose loop is closed is dropped.
-        """
-        pools, self._pools = self._pools, {}
-        for loop, pool in pools.items():
-            if not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # closed meanwhile, by its own thread
-                    loop.call_soon_threadsafe(_schedule_close, pool)
-
     def redact(self, error: APIError) -> APIError:
         """``error`` with this client's secrets removed (in place)."""
         return redact_error(error, self._secrets)
@@ -505,11 +493,6 @@ class _Pool:
             # collector has anything left to do for it.
             with contextlib.suppress(RuntimeError):  # being closed by the loop's shutdown
                 await self.closer.aclose()
-
-
-def _schedule_close(pool: _Pool) -> None:
-    """Close ``pool`` on the running loop, as a task (called on the pool's own loop)."""
-    asyncio.get_running_loop().create_task(pool.aclose())
 
 
 async def _close_session_at_exit(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

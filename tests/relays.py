@@ -64,6 +64,10 @@ class _Listener:
         self._tasks.add(task)
         try:
             await self._handle(reader, writer)
+        except asyncio.CancelledError:
+            # Cancelled by __aexit__ (this task is ours): end quietly, or
+            # Python 3.11's stream callback logs the cancelled task.
+            pass
         finally:
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
