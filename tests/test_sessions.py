@@ -30,7 +30,7 @@ import anyio
 import pytest
 from relays import CountingRelay, ThreadedServer
 
-from streamkit import ChatOpenAI, InvalidArgumentError, OpenAI
+from streamkit import ChatOpenAI, InvalidArgumentError, OpenAI, StreamStateError
 from streamkit.deadlines import Timeouts
 from streamkit.testing import MockResponse, MockServer
 
@@ -289,6 +289,16 @@ async def test_a_closed_session_is_refused() -> None:
         ChatOpenAI(base_url="http://127.0.0.1:9/v1", http_client=session)
     with pytest.raises(InvalidArgumentError, match="http_client"):
         ChatOpenAI(base_url="http://127.0.0.1:9/v1", http_client="not a session")
+
+
+async def test_a_session_you_closed_later_is_a_clear_error(mock_server: MockServer) -> None:
+    session = aiohttp.ClientSession()
+    model = ChatOpenAI(base_url=mock_server.openai_base_url, api_key="k", http_client=session)
+    await model("hi")
+    await session.close()
+    with pytest.raises(StreamStateError, match=r"http_client .* closed"):
+        await model("hi")
+    assert len(mock_server.requests) == 1
 
 
 # -- a bounded pool -----------------------------------------------------------------------
