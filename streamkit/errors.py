@@ -9,7 +9,8 @@ Every error streamkit raises derives from :class:`StreamkitError`::
     ├── StreamAbandoned                     given to ``on_llm_error`` when the consumer left early
     ├── APIError                            anything that went wrong talking to the provider
     │   ├── APIConnectionError              could not connect, or the connection dropped
-    │   │   └── APITimeoutError (TimeoutError)   a deadline passed; ``.phase`` names which
+    │   │   ├── APITimeoutError (TimeoutError)   a deadline passed; ``.phase`` names which
+    │   │   └── CertificateError            the server's TLS certificate failed verification
     │   ├── APIStatusError                  the server answered with an HTTP error status
     │   │   ├── RedirectError               3xx: API calls never follow redirects
     │   │   ├── BadRequestError             400, 422
@@ -54,6 +55,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ConflictError",
     "HandlerError",
     "IncompleteStreamError",
@@ -143,6 +145,31 @@ class APITimeoutError(APIConnectionError, TimeoutError):
         super().__init__(message, partial_result=partial_result)
         self.phase = phase
         self.timeout = timeout
+
+
+class CertificateError(APIConnectionError):
+    """The server's TLS certificate failed verification; never retried.
+
+    An unknown issuer (a self-signed or private-CA certificate), an expired
+    certificate or a host name that does not match: retrying cannot change
+    the answer. For a self-hosted server pass ``verify="/path/to/ca.pem"``
+    (its CA bundle) or an ``ssl.SSLContext``; ``verify=False`` turns the
+    check off. ``host`` and ``port`` name the server (or the proxy).
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        partial_result: LLMResult | None = None,
+    ) -> None:
+        super().__init__(message, partial_result=partial_result)
+        self.host = host
+        self.port = port
 
 
 class APIStatusError(APIError):

@@ -11,6 +11,9 @@ drive the same pipeline::
     async for token in llm.stream("prompt"): ... # tokens; then stream.result
 
 Use ``async with llm:`` or ``await llm.aclose()`` to release connections.
+Connections are pooled per event loop (see :class:`~streamkit.transport.Transport`):
+a model made at import time works across ``asyncio.run`` calls, pytest-asyncio's
+per-test loops and threads, and each pool is closed on its own loop.
 
 Settings are checked the same way at construction, on assignment
 (``llm.temperature = 0.2``) and per call (``await llm("hi", temperature=0.2)``):
@@ -25,13 +28,16 @@ import inspect
 import json
 import os
 import re
+import ssl
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 from uuid import uuid4
 
+import aiohttp
 import anyio
 from aiohttp import ClientResponse
 from pydantic import (
@@ -42,6 +48,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_serializer,
     field_validator,
 )
 
@@ -55,7 +62,7 @@ from .providers.base import Provider
 from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import Transport, encode_body
+from .transport import DEFAULT_MAX_CONNECTIONS, Transport, encode_body, resolve_proxy
 
 if TYPE_CHECKING:
     from .fallbacks import ModelWithFallbacks
@@ -89,7 +96,21 @@ def _field_adapter(cls: type[StreamingModel], name: str) -> TypeAdapter[Any]:
 #: An HTTP header name (RFC 9110 section 5.1: a ``token``).
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: Settings that the HTTP transport is built from: changing one rebuilds it.
-_TRANSPORT_FIELDS = frozenset({"api_key", "base_url", "default_headers"})
+_TRANSPORT_FIELDS = frozenset(
+    {
+        "api_key",
+        "base_url",
+        "default_headers",
+        "max_connections",
+        "proxy",
+        "trust_env",
+        "verify",
+        "http_client",
+    }
+)
+#: Settings that belong to a user-given ``http_client`` (its own connector,
+#: TLS and proxy): giving one together with it is refused, not ignored.
+_SESSION_FIELDS = ("max_connections", "proxy", "verify", "trust_env")
 
 
 def _control_char(text: str) -> str | None:
@@ -113,6 +134,39 @@ def _secret_value(value: SecretStr | str) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host and a port in range, or None."""
+    if bad := _control_char(value):
+        return f"must not contain control characters (found {bad})"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL with a host, such as http://127.0.0.1:8000/v1"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        return "the port must be a number from 1 to 65535"
+    return None
+
+
+def _ssl_setting(verify: bool | str | Path | ssl.SSLContext) -> ssl.SSLContext | bool:
+    """What aiohttp takes for ``verify``: True, False or a context (a CA bundle loaded now).
+
+    Raises ``ValueError`` naming the path when it cannot be loaded.
+    """
+    if isinstance(verify, (bool, ssl.SSLContext)):
+        return verify
+    path = Path(verify)
+    try:
+        if path.is_dir():
+            return ssl.create_default_context(capath=str(path))
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise ValueError(f"cannot load a CA bundle from {str(path)!r}: {reason}") from None
+
+
 class StreamingModel(BaseModel):
     """Settings and behaviour shared by every model class.
 
@@ -124,19 +178,57 @@ class StreamingModel(BaseModel):
     token; NaN or an infinity (``temperature``, ``top_p``, ``timeout``); a
     ``base_url`` whose port is out of range; ``model_kwargs``, ``tools``,
     ``stop`` (and Anthropic's ``thinking``) that cannot be sent as strict
-    JSON. The policy for changes after construction is *validate on
+    JSON; a ``proxy`` that is not an http(s) URL with a host (or has a
+    path); a ``verify`` path that is not a loadable CA bundle; an
+    environment proxy (with ``trust_env``) that is not a URL;
+    ``max_connections`` below 1; ``http_client`` that is closed, or given
+    together with ``max_connections``, ``proxy``, ``verify`` or
+    ``trust_env``. The policy for changes after construction is *validate on
     assignment*: ``llm.base_url = ...`` is checked like the constructor's
     argument (cross-field checks included), a failed assignment leaves the
-    model as it was, and changing ``api_key``, ``base_url`` or
-    ``default_headers`` gives the next call a new HTTP transport (streams
-    already open finish on the old one, closed by ``aclose()``).
-    ``model_copy(update=...)`` validates its update the same way and gives
-    the copy its own HTTP session.
+    model as it was, and changing ``api_key``, ``base_url``,
+    ``default_headers`` or a connection setting (``max_connections``,
+    ``proxy``, ``trust_env``, ``verify``, ``http_client``) gives the next
+    call a new HTTP transport (streams already open finish on the old one,
+    closed by ``aclose()``). ``model_copy(update=...)``, ``bind_tools()``
+    and ``copy.copy()`` validate the same way and give the copy its own
+    HTTP sessions: dropping or closing a copy never touches the original's
+    connections.
 
-    **Secrets.** ``api_key`` and every ``default_headers`` value are stored
-    as ``SecretStr``: ``repr()``, ``model_dump()`` and ``model_dump_json()``
-    show ``**********``; read a header back with
-    ``llm.default_headers["X"].get_secret_value()``.
+    **Connections.** One connection pool per event loop (each
+    ``asyncio.run``, test loop or thread gets its own, closed on that loop
+    by ``aclose()`` or when the loop shuts down), at most
+    ``max_connections`` connections open at once in each (default 1000;
+    ``None``: no bound; a call waiting for a free connection counts it
+    against its ``connect`` deadline).
+
+    * ``proxy``: every request goes through this HTTP(S) proxy
+      (``http://user:pass@proxy:3128``; the credentials are sent as
+      ``Proxy-Authorization`` and are secrets like the key).
+    * ``trust_env`` (default True): without ``proxy``, use
+      ``HTTPS_PROXY``/``HTTP_PROXY`` (for the ``base_url``'s scheme, upper
+      or lower case) unless ``NO_PROXY`` lists the host, read at
+      construction (and when ``base_url`` changes). ``~/.netrc`` is not read.
+    * ``verify``: ``True`` (the system's CA store), the path of a CA bundle
+      (a PEM file, or a directory of hashed certificates) for a self-hosted
+      server, an ``ssl.SSLContext`` used as it is, or ``False`` (no
+      verification: anyone on the path can read and change the traffic). A
+      certificate that fails verification raises
+      :class:`~streamkit.errors.CertificateError`, never retried.
+    * ``http_client``: your own ``aiohttp.ClientSession``. streamkit uses it
+      on the loop it belongs to and never closes it (``aclose()`` leaves it
+      open). Its connector, TLS, proxy, ``trust_env``, cookies and default
+      headers apply; ``max_connections``, ``proxy``, ``verify`` and
+      ``trust_env`` are not used, so giving one with it is an error. Per
+      request streamkit still sets the key and headers, its deadlines
+      (``timeout``), ``allow_redirects=False`` and
+      ``raise_for_status=False``.
+
+    **Secrets.** ``api_key``, every ``default_headers`` value and ``proxy``
+    are stored as ``SecretStr``: ``repr()``, ``model_dump()`` and
+    ``model_dump_json()`` show ``**********``; read a header back with
+    ``llm.default_headers["X"].get_secret_value()``. The key, header values
+    and the proxy's credentials are redacted from every error.
     """
 
     model_config = ConfigDict(
@@ -189,12 +281,29 @@ class StreamingModel(BaseModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     #: Accepts str values; always stored as ``SecretStr`` so they never print.
     default_headers: dict[str, SecretStr | str] = Field(default_factory=dict, repr=False)
+    #: Connections open at once per event loop (None: no bound); more calls wait for one.
+    max_connections: int | None = Field(default=DEFAULT_MAX_CONNECTIONS, ge=1)
+    #: An HTTP(S) proxy URL, credentials allowed (``http://user:pass@host:3128``).
+    #: Accepts a str; always stored as a ``SecretStr`` so it never prints.
+    proxy: SecretStr | str | None = None
+    #: Read ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment (at construction).
+    trust_env: bool = True
+    #: TLS verification: True (the system's CAs), False (none), a CA bundle path, or an SSLContext.
+    verify: bool | str | Path | ssl.SSLContext = True
+    #: Your own ``aiohttp.ClientSession``: used as it is, never closed by streamkit.
+    http_client: aiohttp.ClientSession | None = None
 
     _transport: Transport | None = PrivateAttr(default=None)
     #: Transports replaced by a change of key, URL or headers; closed by aclose().
     _retired: list[Transport] = PrivateAttr(default_factory=list)
     _provider: Provider = PrivateAttr()
     _handlers: list[AnyHandler] = PrivateAttr(default_factory=list)
+    #: ``(verify, proxy, trust_env, base_url)`` the two below were computed from.
+    _connection_key: tuple[Any, ...] | None = PrivateAttr(default=None)
+    #: What aiohttp takes for TLS (``verify`` with its CA bundle loaded).
+    _ssl: ssl.SSLContext | bool = PrivateAttr(default=True)
+    #: The proxy every request goes through (``proxy``, or the environment's), or None.
+    _proxy_url: str | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         cls = type(self)
@@ -255,20 +364,58 @@ class StreamingModel(BaseModel):
     def _check_base_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if bad := _control_char(value):
-            raise ValueError(f"must not contain control characters (found {bad})")
+        if problem := _url_problem(value):
+            raise ValueError(problem)
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL with a host, such as http://127.0.0.1:8000/v1")
         if parts.query or parts.fragment:
             raise ValueError("must not have a query string or fragment")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if port is not None and not 1 <= port <= 65535:
-            raise ValueError("the port must be a number from 1 to 65535")
         return value.rstrip("/")
+
+    @field_validator("proxy", mode="before")
+    @classmethod
+    def _check_proxy(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            # The URL is not shown: it may hold a password.
+            if problem := _url_problem(text):
+                raise ValueError(problem.replace("http://127.0.0.1:8000/v1", "http://127.0.0.1:3128"))
+            parts = urlsplit(text)
+            if parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise ValueError("must be a proxy URL without a path, such as http://user:pass@proxy:3128")
+        return SecretStr(value) if isinstance(value, str) else value
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _check_verify(cls, value: Any) -> Any:
+        if not isinstance(value, (bool, str, Path, ssl.SSLContext)):
+            raise ValueError(
+                "must be True, False, an ssl.SSLContext or the path of a CA bundle, "
+                f"not {type(value).__name__}"
+            )
+        if isinstance(value, (str, Path)):
+            if not str(value) or _control_char(str(value)):
+                raise ValueError("must be True, False, an ssl.SSLContext or the path of a CA bundle")
+            _ssl_setting(value)  # loads it now: a bad path fails here, naming it
+        return value
+
+    @field_validator("http_client")
+    @classmethod
+    def _check_http_client(cls, value: aiohttp.ClientSession | None) -> aiohttp.ClientSession | None:
+        if value is not None and value.closed:
+            raise ValueError("the aiohttp.ClientSession is already closed")
+        return value
+
+    @field_serializer("http_client", when_used="json")
+    def _show_http_client(self, value: aiohttp.ClientSession | None) -> str | None:
+        """JSON has no form for a session: dumps name its type."""
+        return None if value is None else f"<{type(value).__name__}>"
+
+    @field_serializer("verify", when_used="json")
+    def _show_verify(self, value: bool | str | Path | ssl.SSLContext) -> bool | str:
+        """A flag or a path as it is; an ``SSLContext`` by its type."""
+        if isinstance(value, (bool, str)):
+            return value
+        return str(value) if isinstance(value, Path) else f"<{type(value).__name__}>"
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -297,24 +444,38 @@ class StreamingModel(BaseModel):
             raise
         if handlers is not None:
             self._handlers = handlers
-        if name in _TRANSPORT_FIELDS and self._transport is not None:
+        if name in _TRANSPORT_FIELDS and self._transport is not None and self.__dict__[name] != old:
             # The transport holds the headers and URL: the next call builds
             # a new one; streams already open keep theirs until aclose().
             self._retired.append(self._transport)
             self._transport = None
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy, with ``update`` validated like constructor arguments and its own HTTP session."""
+        """A copy, with ``update`` validated like constructor arguments and its own HTTP sessions.
+
+        The copy shares no connection pool with this model: closing,
+        dropping or garbage-collecting either never touches the other's
+        connections. Handlers, a user-given ``http_client`` and an
+        ``ssl.SSLContext`` are shared, never deep-copied.
+        """
         data: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
         if deep:
-            callbacks = data.pop("callbacks")  # handlers are shared, never copied
+            shared = {name: data.pop(name) for name in ("callbacks", "http_client", "verify")}
             data = copy.deepcopy(data)
-            data["callbacks"] = callbacks
+            data.update(shared)
         if update:
             if "model_name" in update:
                 data.pop("model", None)
             data.update(update)
         return type(self)(**data)
+
+    def __copy__(self) -> Self:
+        """``copy.copy(model)``: :meth:`model_copy`, so the copy has its own sessions."""
+        return self.model_copy()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """``copy.deepcopy(model)``: :meth:`model_copy` with ``deep=True``."""
+        return self.model_copy(deep=True)
 
     @field_validator("callbacks", mode="before")
     @classmethod
@@ -334,6 +495,39 @@ class StreamingModel(BaseModel):
         for name in self._json_fields:
             if problem := _json_problem(getattr(self, name)):
                 raise InvalidArgumentError(f"{type(self).__name__}: invalid argument: {name}: {problem}")
+        self._check_connection()
+
+    def _check_connection(self) -> None:
+        """Resolve TLS and the proxy now, so a bad CA bundle or proxy variable fails here."""
+        cls = type(self).__name__
+        if self.http_client is not None:
+            given = [
+                name
+                for name in _SESSION_FIELDS
+                if getattr(self, name) != type(self).model_fields[name].default
+            ]
+            if given:
+                raise InvalidArgumentError(
+                    f"{cls}: invalid arguments: http_client: {', '.join(given)} cannot be combined with "
+                    "your own session; configure its connector, TLS and proxy on the session itself"
+                )
+            self._connection_key, self._ssl, self._proxy_url = None, True, None
+            return
+        proxy = _secret_value(self.proxy) if self.proxy is not None else None
+        verify = self.verify if isinstance(self.verify, (bool, str, Path)) else id(self.verify)
+        key = (verify, proxy, self.trust_env, self.base_url)
+        if key == self._connection_key:
+            return
+        base_url = self.base_url or type(self)._default_base_url
+        try:
+            proxy_url = resolve_proxy(base_url, proxy=proxy, trust_env=self.trust_env)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{cls}: invalid argument: trust_env: {exc}") from None
+        try:
+            ssl_setting = _ssl_setting(self.verify)
+        except ValueError as exc:  # the file changed since it was validated
+            raise InvalidArgumentError(f"{cls}: invalid argument: verify: {exc}") from None
+        self._connection_key, self._ssl, self._proxy_url = key, ssl_setting, proxy_url
 
     #: Free-form settings sent as JSON (``model_kwargs`` is checked per key).
     _json_fields: ClassVar[tuple[str, ...]] = ()
@@ -356,8 +550,13 @@ class StreamingModel(BaseModel):
                 headers=headers,
                 error_parser=self._provider.parse_error,
                 # Header values (and a password in the URL) are treated as
-                # secrets: errors never show them.
+                # secrets: errors never show them. The transport adds the
+                # proxy's credentials.
                 secrets=[key or "", *extra.values(), urlsplit(self.base_url or "").password or ""],
+                proxy=self._proxy_url,
+                ssl=self._ssl,
+                max_connections=self.max_connections,
+                http_client=self.http_client,
             )
         return self._transport
 
@@ -375,7 +574,14 @@ class StreamingModel(BaseModel):
         return ModelWithFallbacks([self, *fallbacks])
 
     async def aclose(self) -> None:
-        """Close the HTTP session and its pooled connections."""
+        """Close this event loop's HTTP session and its pooled connections.
+
+        Sessions this model holds on other event loops (other threads, or a
+        loop still running elsewhere) are left to their own loop: closed
+        by ``aclose()`` there, or when that loop shuts down. A user-given
+        ``http_client`` is never closed. The model stays usable: the next
+        call opens a new session.
+        """
         retired, self._retired = self._retired, []
         for old in retired:
             await old.aclose()
@@ -388,11 +594,9 @@ class StreamingModel(BaseModel):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def __del__(self) -> None:
-        private = getattr(self, "__pydantic_private__", None) or {}
-        for t in [private.get("_transport"), *(private.get("_retired") or ())]:
-            if t is not None:
-                t.close_nowait()
+    # No ``__del__``: a model's sessions belong to its transport, which
+    # streams still open keep alive; when the last of them goes, each
+    # session is closed on its own loop (see Transport).
 
     # -- requests ------------------------------------------------------
 
@@ -700,15 +904,9 @@ class ChatModel(StreamingModel):
         """A copy of this model that offers ``tools`` on every call (checked now)."""
         specs = to_tool_specs(tools)
         check_tool_choice(tool_choice, specs)
-        data = self.model_dump(exclude={"tools", "tool_choice", "callbacks", "api_key", "timeout"})
-        return type(self)(
-            **data,
-            tools=list(tools),
-            tool_choice=tool_choice,
-            callbacks=self.callbacks,
-            api_key=self.api_key,
-            timeout=self.timeout,
-        )
+        # Through model_copy: every setting carried over, and the copy gets
+        # its own HTTP sessions (never this model's pool).
+        return self.model_copy(update={"tools": list(tools), "tool_choice": tool_choice})
 
     def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
         tools = overrides.pop("tools", self.tools)

@@ -1,4 +1,4 @@
-"""HTTP for every provider: one lazy aiohttp session, retries, error mapping.
+"""HTTP for every provider: an aiohttp session per event loop, error mapping.
 
 Foreign errors (aiohttp, asyncio timeouts, bad JSON in an error body) are
 mapped to streamkit's tree by :func:`map_exception`, here and in the
@@ -29,6 +29,12 @@ Security policy (what leaves the machine, and what an error may show):
 * **Bodies are strict JSON** (:func:`encode_body`): NaN and infinities are
   refused with :class:`~streamkit.errors.InvalidArgumentError`, never sent
   as the invalid tokens ``NaN``/``Infinity``.
+* **Proxies and TLS.** A proxy's ``user:password`` are secrets like the
+  key (redacted from every error, sent only as ``Proxy-Authorization``);
+  an environment proxy is only used with ``trust_env`` (see
+  :func:`resolve_proxy`), and ``~/.netrc`` is never read. A server
+  certificate that fails verification raises
+  :class:`~streamkit.errors.CertificateError`, which is not retryable.
 * **Error bodies are read to the end**, up to :data:`MAX_ERROR_BODY`
   bytes (a longer body is cut there, not an error), and their message is
   taken by :func:`~streamkit.errors.error_message`.
@@ -41,20 +47,27 @@ import contextlib
 import email.utils
 import json
 import random
+import ssl as ssl_module
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import urllib.request
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from .errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    CertificateError,
     InvalidArgumentError,
     RedirectError,
+    StreamStateError,
     error_message,
     redact,
     redact_error,
@@ -62,6 +75,7 @@ from .errors import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
     "MAX_ERROR_BODY",
     "MIN_SECRET_LENGTH",
     "ErrorParser",
@@ -70,11 +84,15 @@ __all__ = [
     "map_exception",
     "mapped_errors",
     "parse_retry_after",
+    "resolve_proxy",
 ]
 
 #: Turns an error response's parsed JSON body into (message, error type).
 ErrorParser = Callable[[Any], tuple[str | None, str | None]]
 
+#: Connections a model keeps open at once per event loop, by default (as the
+#: official OpenAI and Anthropic SDKs); more requests wait for a free one.
+DEFAULT_MAX_CONNECTIONS = 1000
 #: Bytes of an error body read at most (64 KiB); the rest is not read.
 MAX_ERROR_BODY = 64 * 1024
 #: Header values shorter than this are not searched for in errors: they
@@ -171,11 +189,48 @@ def mapped_errors(phase: str = "read", timeout: float | None = None) -> Iterator
 
 
 class Transport:
-    """One aiohttp ``ClientSession`` per model object, created on first use.
+    """HTTP for one model: a connection pool per event loop, retries left to the caller.
 
-    The session is bound to the event loop it was created in; used from a
-    new loop (a second ``asyncio.run``), it is replaced. ``aclose()``
-    releases it; the model's ``async with`` calls that.
+    **One owner per session, per event loop.** The model's ``Transport``
+    owns its sessions; copies of a model (``model_copy()``,
+    ``bind_tools()``, ``copy.copy``) get their own ``Transport``, so
+    closing or dropping one never touches another's connections. An
+    aiohttp session is bound to the loop it was made in, so each event loop
+    (each ``asyncio.run``, each pytest-asyncio test, each thread) gets its
+    own session, created on first use there; using the model from another
+    loop never closes this one. Each session is closed on its own loop:
+
+    * by ``aclose()`` (the model's ``aclose()``/``async with``) awaited on
+      that loop; ``aclose()`` on one loop leaves other loops' sessions alone
+      (they may be streaming right now, on another thread);
+    * when its loop shuts down (``asyncio.run``, ``asyncio.Runner``,
+      pytest-asyncio's per-test loops): the session registers an async
+      generator with the loop, and ``loop.shutdown_asyncgens()`` closes it
+      there, so a model created at import time leaves no socket open
+      behind a test;
+    * when the ``Transport`` is garbage-collected (the model and every
+      stream using it are gone): the same generator's finalizer schedules
+      the close on the session's own loop, thread-safely.
+
+    A session whose loop was closed without shutting down (``loop.close()``
+    without ``shutdown_asyncgens()``) is dropped, never closed from another
+    loop or thread. No aiohttp private attribute is used.
+
+    **Connections.** ``max_connections`` bounds the connections open at once
+    per loop (``None``: no bound); a request waiting for a free one counts
+    against its ``connect`` deadline. ``ssl`` is what aiohttp takes
+    (``True``: verify with the default CA store; ``False``: no checks; or an
+    ``ssl.SSLContext``); a certificate that fails verification raises
+    :class:`~streamkit.errors.CertificateError`, never retried. ``proxy`` is
+    the HTTP proxy URL every request goes through (resolved by the model,
+    see :func:`resolve_proxy`); its credentials are sent as
+    ``Proxy-Authorization`` and are secrets like the key.
+
+    **The user's own session** (``http_client``) is used as it is, on the
+    loop it belongs to, and never closed or replaced: its connector, TLS,
+    proxy and ``trust_env`` settings apply, and ``max_connections``,
+    ``ssl``, ``proxy`` are not used. Headers, deadlines, no redirects and
+    redaction are per request and apply to it too.
 
     ``secrets`` are the strings no error raised here may contain (the key,
     the ``default_headers`` values); see the module docstring for the
@@ -189,51 +244,91 @@ class Transport:
         headers: dict[str, str],
         error_parser: ErrorParser,
         secrets: Iterable[str] = (),
+        proxy: str | None = None,
+        ssl: ssl_module.SSLContext | bool = True,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        http_client: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = headers  # holds the key: never logged or shown
         self._error_parser = error_parser
+        self._proxy: str | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
+        proxy_secrets: list[str] = []
+        if proxy is not None:
+            self._proxy, self._proxy_auth = _split_proxy_credentials(proxy)
+            if self._proxy_auth is not None:
+                auth = self._proxy_auth
+                proxy_secrets += [auth.password, f"{auth.login}:{auth.password}", auth.encode()[6:]]
+                proxy_secrets += [urlsplit(proxy).netloc.rpartition("@")[0]]
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = tuple(
-            sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+            sorted(
+                {s for s in (*secrets, *proxy_secrets) if s and len(s) >= MIN_SECRET_LENGTH},
+                key=len,
+                reverse=True,
+            )
         )
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ssl = ssl
+        self._limit = max_connections or 0  # aiohttp: 0 is "no limit"
+        self._http_client = http_client
+        #: loop -> (its session, the generator that closes it at the loop's shutdown)
+        self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """The session for the running event loop (created on first use there).
+
+        With ``http_client``, that session; raises
+        :class:`~streamkit.errors.StreamStateError` if it was closed.
+        """
+        if self._http_client is not None:
+            if self._http_client.closed:
+                raise StreamStateError(
+                    "the http_client given to this model is closed (streamkit never closes or replaces it)"
+                )
+            return self._http_client
         loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or session.closed or self._loop is not loop:
-            if session is not None and not session.closed:
-                self.close_nowait()
-            connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                # Deadlines are enforced by the adapter (per phase); aiohttp's
-                # own read timeout would count keep-alives as progress.
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
-            self._session = session
-            self._loop = loop
-        return session
+        pool = self._pools.get(loop)
+        if pool is None or pool.session.closed:
+            pool = self._new_pool(loop)
+        return pool.session
+
+    def _new_pool(self, loop: asyncio.AbstractEventLoop) -> _Pool:
+        # Pools whose loop is closed are dropped here, from whatever thread:
+        # their sockets went with their loop's shutdown (or are the
+        # garbage collector's business), never closed from a foreign loop.
+        for other in [other for other in list(self._pools) if other.is_closed()]:
+            self._pools.pop(other, None)
+        connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl, enable_cleanup_closed=False)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            # Deadlines are enforced by the adapter (per phase); aiohttp's
+            # own read timeout would count keep-alives as progress.
+            timeout=aiohttp.ClientTimeout(total=None),
+            # Proxies come from resolve_proxy() (which reads the environment
+            # once, at the model's construction), never from aiohttp's
+            # per-request environment and ~/.netrc lookups.
+            trust_env=False,
+        )
+        pool = _Pool(session, _closer(session))
+        self._pools[loop] = pool
+        return pool
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            if self._loop is asyncio.get_running_loop():
-                await session.close()
-            else:
-                _close_connector(session)
+        """Close this loop's session and its connections (awaited, on this loop).
 
-    def close_nowait(self) -> None:
-        """Close the pool without awaiting (garbage collection, loop gone)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            _close_connector(session)
+        Other loops' sessions are left to their own loop: their own
+        ``aclose()``, their loop's shutdown, or garbage collection. A
+        user-given ``http_client`` is never closed.
+        """
+        loop = asyncio.get_running_loop()
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
 
     def redact(self, error: APIError) -> APIError:
         """``error`` with this client's secrets removed (in place)."""
@@ -253,10 +348,12 @@ class Transport:
         encoded that way. Raises a typed :class:`APIStatusError` for an
         error status, :class:`RedirectError` for a 3xx (never followed),
         :class:`APIConnectionError` / :class:`APITimeoutError` (phase
-        ``connect``) when the server cannot be reached, and
-        :class:`InvalidArgumentError` for a body JSON cannot carry. Every
-        error is redacted and chains nothing. Retrying is the caller's
-        decision: only it knows whether anything was shown yet.
+        ``connect``) when the server cannot be reached,
+        :class:`CertificateError` (not retryable) when its TLS certificate
+        fails verification, and :class:`InvalidArgumentError` for a body
+        JSON cannot carry. Every error is redacted and chains nothing.
+        Retrying is the caller's decision: only it knows whether anything
+        was shown yet.
         """
         url = self.base_url + path
         data = body if isinstance(body, bytes) else encode_body(body)
@@ -268,7 +365,14 @@ class Transport:
         resp: aiohttp.ClientResponse | None = None
         try:
             resp = await self.session.post(
-                url, data=data, headers=headers, timeout=timeout, allow_redirects=False
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                raise_for_status=False,  # a user's http_client may say otherwise
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._unchained(exc, "connect", connect_timeout)
@@ -285,7 +389,7 @@ class Transport:
         return resp
 
     def _unchained(self, exc: BaseException, phase: str, timeout: float | None) -> APIError:
-        mapped = map_exception(exc, phase, timeout, name_cause=True)
+        mapped = _certificate_error(exc) or map_exception(exc, phase, timeout, name_cause=True)
         assert mapped is not None  # both caught types map
         mapped.__cause__ = None
         mapped.__suppress_context__ = True
@@ -373,13 +477,115 @@ def retry_delay(error: APIError, attempt: int) -> float:
     return base * (0.75 + random.random() * 0.25)
 
 
-def _close_connector(session: aiohttp.ClientSession) -> None:
-    connector = session.connector
-    if connector is None or connector.closed:
-        return
-    # The synchronous half of ``connector.close()``: it closes every pooled
-    # transport at once. The public method wraps it in an awaitable that
-    # warns when not awaited, which we cannot do from ``__del__``. A closed
-    # loop (RuntimeError) took the sockets with it already.
-    with contextlib.suppress(RuntimeError):
-        connector._close()
+class _Pool:
+    """One loop's session and the generator that closes it when that loop shuts down."""
+
+    __slots__ = ("closer", "session")
+
+    def __init__(self, session: aiohttp.ClientSession, closer: AsyncGenerator[None, None] | None) -> None:
+        self.session = session
+        self.closer = closer
+
+    async def aclose(self) -> None:
+        await self.session.close()
+        if self.closer is not None:
+            # Finished now, so neither the loop's shutdown nor the garbage
+            # collector has anything left to do for it.
+            with contextlib.suppress(RuntimeError):  # being closed by the loop's shutdown
+                await self.closer.aclose()
+
+
+async def _close_session_at_exit(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Suspended for the session's life; closes it when the generator is closed.
+
+    asyncio closes every unfinished async generator of a loop in
+    ``loop.shutdown_asyncgens()`` (which ``asyncio.run``, ``asyncio.Runner``
+    and pytest-asyncio call before closing the loop), and one that is
+    garbage-collected is closed by a task the loop's finalizer hook
+    schedules on its own loop (``call_soon_threadsafe``): PEP 525,
+    "Finalization", and the ``asyncio`` event loop's
+    ``shutdown_asyncgens()`` documentation.
+    """
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+def _closer(session: aiohttp.ClientSession) -> AsyncGenerator[None, None] | None:
+    """Start :func:`_close_session_at_exit` on the running loop; None if the loop has no hooks."""
+    if sys.get_asyncgen_hooks().finalizer is None:
+        return None  # a loop that would never close it: aclose() is the only way
+    closer = _close_session_at_exit(session)
+    # Advance to the ``yield`` without awaiting: the first ``asend`` registers
+    # the generator with the running loop (its ``firstiter`` hook), and the
+    # body runs to its ``yield`` without suspending.
+    step = closer.asend(None).__await__()
+    try:
+        step.send(None)
+    except StopIteration:
+        return closer
+    raise AssertionError("the closer suspended before its yield")  # pragma: no cover
+
+
+def _certificate_error(exc: BaseException) -> CertificateError | None:
+    """The typed error for a TLS certificate that failed verification, or None."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        reason = exc.certificate_error
+        detail = getattr(reason, "verify_message", None) or str(reason)
+        return CertificateError(
+            f"the TLS certificate of {exc.host}:{exc.port} failed verification ({detail}); "
+            "for a self-hosted server pass verify='/path/to/ca.pem' or an ssl.SSLContext",
+            host=exc.host,
+            port=exc.port,
+        )
+    if isinstance(exc, aiohttp.ServerFingerprintMismatch):
+        return CertificateError(
+            f"the TLS certificate of {exc.host}:{exc.port} does not match the expected fingerprint",
+            host=exc.host,
+            port=exc.port,
+        )
+    return None
+
+
+def _split_proxy_credentials(proxy: str) -> tuple[str, aiohttp.BasicAuth | None]:
+    """``(proxy URL without user:password, their BasicAuth or None)``."""
+    url = URL(proxy)
+    auth = aiohttp.BasicAuth.from_url(url)
+    return (str(url.with_user(None)) if auth is not None else proxy), auth
+
+
+def resolve_proxy(base_url: str, *, proxy: str | None, trust_env: bool) -> str | None:
+    """The proxy URL requests to ``base_url`` go through, or None.
+
+    ``proxy`` if given; else, with ``trust_env``, the environment's
+    ``HTTPS_PROXY``/``HTTP_PROXY`` for the URL's scheme (upper or lower
+    case) unless ``NO_PROXY`` covers its host, as ``urllib.request``'s
+    ``getproxies()`` and ``proxy_bypass()`` read them (which is what aiohttp's
+    own ``trust_env`` does, minus ``~/.netrc``). A proxy given without a
+    scheme is ``http://``. Raises ``ValueError`` for an environment proxy
+    that is not an http(s) URL with a host, naming the variable.
+    """
+    if proxy is not None:
+        return proxy
+    if not trust_env:
+        return None
+    parts = urlsplit(base_url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    found = urllib.request.getproxies().get(parts.scheme)
+    if not found:
+        return None
+    if "://" not in found:
+        found = "http://" + found
+    target = urlsplit(found)
+    try:
+        port_ok = target.port is None or 1 <= target.port <= 65535
+    except ValueError:
+        port_ok = False
+    if target.scheme not in ("http", "https") or not target.hostname or not port_ok:
+        raise ValueError(
+            f"the {parts.scheme.upper()}_PROXY environment variable is not an http(s) URL with a host "
+            "(set trust_env=False to ignore the environment)"
+        )
+    return found

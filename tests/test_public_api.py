@@ -19,6 +19,7 @@ EXPECTED = {
     "AuthenticationError",
     "BadRequestError",
     "BaseMessage",
+    "CertificateError",
     "ChatAnthropic",
     "ChatGeneration",
     "ChatOpenAI",

@@ -192,9 +192,12 @@ class MockServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        # The bound port, from the runner's public ``addresses`` (one
+        # ``(host, port, ...)`` per listening socket).
+        addresses = self._runner.addresses
+        if not addresses:  # pragma: no cover - start() raises if it cannot bind
+            raise RuntimeError("MockServer did not bind")
+        self.port = int(addresses[0][1])
         return self
 
     async def close(self) -> None:
