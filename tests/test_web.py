@@ -55,7 +55,7 @@ class Relay:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self.runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}/chat"
         return self
 
@@ -649,7 +649,7 @@ async def test_example_app_replays_only_to_the_visitor_who_asked(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     base = f"http://127.0.0.1:{port}"
     prompt = {"prompt": "Write me a song about sparkling water.", "provider": "openai"}
     try:
