@@ -57,7 +57,7 @@ async def site(example: Any, mock_server: MockServer) -> AsyncIterator[str]:
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
     await tcp.start()
-    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     yield f"http://127.0.0.1:{port}/"
     await runner.cleanup()
 
