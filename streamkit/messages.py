@@ -93,11 +93,19 @@ class HumanMessage(BaseMessage):
 
     type: Literal["human"] = "human"
 
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        # Declared on each class: type checkers give a pydantic model without
+        # its own __init__ a keyword-only one, and HumanMessage("hi") must check.
+        super().__init__(content, **data)
+
 
 class SystemMessage(BaseMessage):
     """Instructions for the model."""
 
     type: Literal["system"] = "system"
+
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        super().__init__(content, **data)
 
 
 class AIMessage(BaseMessage):
@@ -133,6 +141,9 @@ class ToolMessage(BaseMessage):
 
     type: Literal["tool"] = "tool"
     tool_call_id: str
+
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        super().__init__(content, **data)
 
 
 Message: TypeAlias = HumanMessage | SystemMessage | AIMessage | ToolMessage
