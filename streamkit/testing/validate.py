@@ -195,7 +195,7 @@ def _openai_message(message: Any, param: str) -> None:
             "empty_array",
         )
     for j, part in enumerate(content):
-        _openai_part(part, f"{param}.content[{j}]", _OPENAI_PARTS[role])
+        _openai_part(part, f"{param}.content[{j}]", role)
 
 
 def _openai_tool_calls(calls: Any, param: str) -> None:
@@ -215,12 +215,14 @@ def _openai_tool_calls(calls: Any, param: str) -> None:
             _need_string(function, "arguments", f"{where}.function")
 
 
-def _openai_part(part: Any, param: str, allowed: tuple[str, ...]) -> None:
+def _openai_part(part: Any, param: str, role: str) -> None:
     if not isinstance(part, dict):
         raise _invalid_type(param, "an object", part)
     kind = _need_string(part, "type", param)
+    allowed = _OPENAI_PARTS[role]
     if kind not in allowed:
-        raise _invalid_value(f"{param}.type", kind, _OPENAI_ALL_PARTS if len(allowed) > 2 else allowed)
+        # For a user message OpenAI lists every part type it knows; otherwise the role's own.
+        raise _invalid_value(f"{param}.type", kind, _OPENAI_ALL_PARTS if role == "user" else allowed)
     if kind == "text":
         _need_string(part, "text", param)
     elif kind == "refusal":
