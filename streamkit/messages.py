@@ -2,6 +2,12 @@
 
 They print and serialise as LangChain users know them
 (``AIMessage(content='...', tool_calls=[...])``).
+
+``HumanMessage``, ``SystemMessage`` and ``ToolMessage`` content is a
+``str`` or a list of content parts (:data:`MessageContent`): text, images
+and documents in the shapes LangChain users write; see
+:mod:`streamkit.content` for the accepted shapes and how each provider
+receives them. ``AIMessage.content`` is always the answer text.
 """
 
 from __future__ import annotations
@@ -13,12 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AIMessage",
     "BaseMessage",
+    "ContentPart",
     "HumanMessage",
     "Message",
+    "MessageContent",
     "SystemMessage",
     "ToolCall",
     "ToolMessage",
 ]
+
+#: One content part: a dict with a ``type`` (``{"type": "text", "text": ...}``,
+#: ``{"type": "image_url", ...}``, ...) or a bare ``str`` (a text part).
+ContentPart: TypeAlias = str | dict[str, Any]
+#: What a message's ``content`` may be: text, or a list of content parts.
+MessageContent: TypeAlias = str | list[ContentPart]
 
 
 class ToolCall(BaseModel):
@@ -44,21 +58,38 @@ class ToolCall(BaseModel):
 
 
 class BaseMessage(BaseModel):
-    """Common shape of every message."""
+    """Common shape of every message.
+
+    ``content`` is a ``str`` or a list of content parts (``AIMessage``: a
+    ``str`` only). It may be given positionally: ``HumanMessage("hi")``,
+    ``HumanMessage([{"type": "text", "text": "hi"}])``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    content: str
+    content: MessageContent
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
     response_metadata: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
     id: str | None = None
 
-    def __init__(self, content: str | None = None, /, **data: Any) -> None:
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
         # Positional content, as in LangChain: HumanMessage("hi").
         if content is not None:
             data["content"] = content
         super().__init__(**data)
+
+    @property
+    def text(self) -> str:
+        """The message's text: ``content``, or its text parts joined (images, documents left out)."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        return "".join(
+            part if isinstance(part, str) else str(part.get("text") or "")
+            for part in content
+            if isinstance(part, str) or (part.get("type") == "text")
+        )
 
 
 class HumanMessage(BaseMessage):
@@ -66,11 +97,19 @@ class HumanMessage(BaseMessage):
 
     type: Literal["human"] = "human"
 
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        # Declared on each class: type checkers give a pydantic model without
+        # its own __init__ a keyword-only one, and HumanMessage("hi") must check.
+        super().__init__(content, **data)
+
 
 class SystemMessage(BaseMessage):
     """Instructions for the model."""
 
     type: Literal["system"] = "system"
+
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        super().__init__(content, **data)
 
 
 class AIMessage(BaseMessage):
@@ -96,12 +135,19 @@ class AIMessage(BaseMessage):
     content_blocks: list[dict[str, Any]] | None = None
     usage_metadata: dict[str, Any] | None = None
 
+    def __init__(self, content: str | None = None, /, **data: Any) -> None:
+        # The answer is text: AIMessage("..."), never a list of parts.
+        super().__init__(content, **data)
+
 
 class ToolMessage(BaseMessage):
     """The result of a tool call, sent back to the model."""
 
     type: Literal["tool"] = "tool"
     tool_call_id: str
+
+    def __init__(self, content: MessageContent | None = None, /, **data: Any) -> None:
+        super().__init__(content, **data)
 
 
 Message: TypeAlias = HumanMessage | SystemMessage | AIMessage | ToolMessage

@@ -113,7 +113,8 @@ Callbacks: TypeAlias = Sequence[AnyHandler] | None
 
 def _render(messages: list[BaseMessage]) -> str:
     names = {"human": "Human", "ai": "AI", "system": "System", "tool": "Tool"}
-    return "\n".join(f"{names.get(getattr(m, 'type', ''), 'Human')}: {m.content}" for m in messages)
+    # m.text: the text parts of a list content, never an image's base64 data.
+    return "\n".join(f"{names.get(getattr(m, 'type', ''), 'Human')}: {m.text}" for m in messages)
 
 
 def check_handler(handler: object) -> AnyHandler:

@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..content import anthropic_blocks, parse_content
 from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message
 from ..events import (
     Citation,
@@ -305,27 +306,69 @@ def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
     return blocks
 
 
-def messages_to_wire(messages: Sequence[BaseMessage]) -> tuple[str | None, list[dict[str, Any]]]:
-    """(system, messages) in Messages API form. Tool results become user turns."""
-    system: list[str] = []
+def _blocks(message: BaseMessage, role: str, where: str) -> str | list[dict[str, Any]]:
+    """A message's content: its string, or its parts as Messages API blocks (see :mod:`streamkit.content`)."""
+    content = parse_content(message.content, f"{where}.content")
+    return content if isinstance(content, str) else anthropic_blocks(content, role)
+
+
+def _system(prompts: list[str | list[dict[str, Any]]]) -> str | list[dict[str, Any]] | None:
+    """The ``system`` field: strings joined by a blank line, or, once any
+    SystemMessage has blocks, every prompt as text blocks in order (an empty
+    string is left out: Anthropic rejects empty text blocks)."""
+    if not prompts:
+        return None
+    strings = [p for p in prompts if isinstance(p, str)]
+    if len(strings) == len(prompts):
+        return "\n\n".join(strings)
+    blocks: list[dict[str, Any]] = []
+    for prompt in prompts:
+        if isinstance(prompt, str):
+            if prompt:
+                blocks.append({"type": "text", "text": prompt})
+        else:
+            blocks.extend(prompt)
+    return blocks
+
+
+def messages_to_wire(
+    messages: Sequence[BaseMessage],
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """(system, messages) in Messages API form. Tool results become user turns.
+
+    Content parts are converted by :func:`streamkit.content.anthropic_blocks`
+    (``cache_control`` kept); one Anthropic cannot take raises
+    :class:`InvalidArgumentError` naming ``messages[i].content[j]``.
+    """
+    system: list[str | list[dict[str, Any]]] = []
     wire: list[dict[str, Any]] = []
-    for message in messages:
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
         if isinstance(message, SystemMessage):
-            system.append(message.content)
+            system.append(_blocks(message, "system", where))
         elif isinstance(message, HumanMessage):
-            wire.append({"role": "user", "content": message.content})
+            wire.append({"role": "user", "content": _blocks(message, "user", where)})
         elif isinstance(message, AIMessage):
             wire.append({"role": "assistant", "content": _content_blocks(message)})
         elif isinstance(message, ToolMessage):
-            block = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+            block = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": _blocks(message, "tool", where),
+            }
             previous = wire[-1] if wire else None
-            if previous and previous["role"] == "user" and isinstance(previous["content"], list):
+            if (
+                previous
+                and previous["role"] == "user"
+                and isinstance(previous["content"], list)
+                and all(b.get("type") == "tool_result" for b in previous["content"])
+            ):
                 previous["content"].append(block)  # parallel results share one user turn
             else:
                 wire.append({"role": "user", "content": [block]})
         else:  # pragma: no cover - messages are validated before this
             raise TypeError(f"unsupported message type {type(message).__name__}")
-    return ("\n\n".join(system) if system else None), wire
+    return _system(system), wire
 
 
 class AnthropicProvider(Provider):

@@ -41,6 +41,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..content import openai_parts, parse_content
 from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message, payload_is_error
 from ..events import (
     Citation,
@@ -441,12 +442,22 @@ class CompletionsMapper(_OpenAIMapper):
             _finish(choice, index, out)
 
 
-def message_to_wire(message: BaseMessage) -> dict[str, Any]:
-    """One streamkit message in Chat Completions form."""
+def _content(message: BaseMessage, role: str, where: str) -> str | list[dict[str, Any]]:
+    """A message's content: its string, or its parts as Chat Completions parts (:mod:`streamkit.content`)."""
+    content = parse_content(message.content, f"{where}.content")
+    return content if isinstance(content, str) else openai_parts(content, role)
+
+
+def message_to_wire(message: BaseMessage, where: str = "messages[0]") -> dict[str, Any]:
+    """One streamkit message in Chat Completions form; ``where`` names it in errors.
+
+    Content parts are converted by :func:`streamkit.content.openai_parts`;
+    one OpenAI cannot take raises :class:`InvalidArgumentError`.
+    """
     if isinstance(message, SystemMessage):
-        wire: dict[str, Any] = {"role": "system", "content": message.content}
+        wire: dict[str, Any] = {"role": "system", "content": _content(message, "system", where)}
     elif isinstance(message, HumanMessage):
-        wire = {"role": "user", "content": message.content}
+        wire = {"role": "user", "content": _content(message, "user", where)}
     elif isinstance(message, AIMessage):
         wire = {"role": "assistant", "content": message.content or None}
         if message.tool_calls:
@@ -460,7 +471,11 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
                 for call in message.tool_calls
             ]
     elif isinstance(message, ToolMessage):
-        wire = {"role": "tool", "content": message.content, "tool_call_id": message.tool_call_id}
+        wire = {
+            "role": "tool",
+            "content": _content(message, "tool", where),
+            "tool_call_id": message.tool_call_id,
+        }
     else:  # pragma: no cover - messages are validated before this
         raise TypeError(f"unsupported message type {type(message).__name__}")
     if message.name:
@@ -535,7 +550,7 @@ class OpenAIChatProvider(_OpenAIProvider):
 
     def build(self, messages: Sequence[BaseMessage], params: dict[str, Any], stream: bool) -> dict[str, Any]:
         body = self.common_body(params, stream)
-        body["messages"] = [message_to_wire(m) for m in messages]
+        body["messages"] = [message_to_wire(m, f"messages[{i}]") for i, m in enumerate(messages)]
         return body
 
     def parse_response(self, body: Any) -> list[Event]:

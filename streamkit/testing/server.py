@@ -15,6 +15,12 @@ what it saw::
 
 With nothing enqueued it answers with a canned reply (the ``streamkit
 demo`` uses that). It never listens on anything but loopback.
+
+Every chat request is checked first against the provider's request schema
+for messages and content blocks (:mod:`streamkit.testing.validate`): one
+the real API would reject gets the same HTTP 400 error body, without
+using up a scripted response, and its ``RecordedRequest.rejection`` holds
+that body. ``MockServer(validate=False)`` turns this off.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full
+from .validate import check_anthropic, check_openai_chat
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "split_tokens"]
 
@@ -156,16 +163,20 @@ class RecordedRequest:
     json: Any
     #: The client's (host, port): the same port twice means a reused connection.
     peer: tuple[str, int] | None = None
+    #: The 400 error body sent back when the request broke the provider's schema.
+    rejection: dict[str, Any] | None = None
 
 
 class MockServer:
     """The loopback mock server; an async context manager (``start``/``close``)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, validate: bool = True) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("MockServer only listens on loopback")
         self.host = host
         self.port = port
+        #: Answer a request the real API would reject with its 400 error (see the module doc).
+        self.validate = validate
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.completed = 0
@@ -258,7 +269,11 @@ class MockServer:
 
     # -- handlers ------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> tuple[Any, MockResponse]:
+    async def _record(
+        self,
+        request: web.Request,
+        check: Callable[[RecordedRequest], dict[str, Any] | None] | None = None,
+    ) -> tuple[Any, MockResponse]:
         try:
             body = await request.json()
         except ValueError:
@@ -272,6 +287,11 @@ class MockServer:
             (peer[0], peer[1]) if peer else None,
         )
         self.requests.append(recorded)
+        if self.validate and check is not None:
+            recorded.rejection = check(recorded)
+            if recorded.rejection is not None:
+                # As the real API: rejected before anything else, the script left for the next request.
+                return body, MockResponse(status=400, error=recorded.rejection)
         chosen = self.responder(recorded) if self.responder is not None else None
         if chosen is not None:
             return body, chosen
@@ -279,7 +299,7 @@ class MockServer:
         return body, script
 
     async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
-        body, script = await self._record(request)
+        body, script = await self._record(request, lambda r: check_openai_chat(r.json))
         return await self._answer(request, body, script, _last_user_text(body), "openai-chat")
 
     async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
@@ -288,7 +308,7 @@ class MockServer:
         return await self._answer(request, body, script, str(prompt), "openai")
 
     async def _anthropic_messages(self, request: web.Request) -> web.StreamResponse:
-        body, script = await self._record(request)
+        body, script = await self._record(request, lambda r: check_anthropic(r.json, r.headers))
         return await self._answer(request, body, script, _last_user_text(body), "anthropic")
 
     def _error_body(self, script: MockResponse, wire: str) -> dict[str, Any]:
