@@ -65,20 +65,23 @@ from hypothesis import strategies as st
 from streamkit import ChatAnthropic, ChatOpenAI, LLMResult, OpenAI
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.collector import Collector
-from streamkit.errors import StreamkitError
+from streamkit.errors import ERROR_TYPE_STATUS, StreamkitError
 from streamkit.events import (
     Citation,
+    ContentBlock,
     Event,
     Finish,
     MessageStart,
     RefusalDelta,
+    ServerToolResult,
+    ServerToolUse,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
 )
-from streamkit.providers.anthropic import ERROR_STATUS, AnthropicProvider
+from streamkit.providers.anthropic import AnthropicProvider
 from streamkit.providers.base import Provider
 from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.testing import MockResponse, MockServer
@@ -446,7 +449,10 @@ ANTHROPIC_DELTA = one_of(
     obj({"type": "citations_delta", "citation": CITATION}),
 )
 ANTHROPIC_ERROR = obj(
-    {"type": "error", "error": obj({"type": st.sampled_from(sorted(ERROR_STATUS)), "message": TEXT})}
+    {
+        "type": "error",
+        "error": obj({"type": st.sampled_from([*sorted(ERROR_TYPE_STATUS), "api_error"]), "message": TEXT}),
+    }
 )
 _ANTHROPIC_TEMPLATES: dict[str, st.SearchStrategy[Any]] = {
     "message_start": obj(
@@ -646,6 +652,17 @@ def check_event(event: Event) -> None:
     elif isinstance(event, Citation):
         assert isinstance(event.citation, dict), f"Citation.citation is not a dict: {event!r}"
         assert _is_int(event.index), f"Citation.index is not an int: {event!r}"
+    elif isinstance(event, ContentBlock):
+        assert isinstance(event.kind, str), f"ContentBlock.kind is not a str: {event!r}"
+        assert event.block is None or isinstance(event.block, dict), f"ContentBlock.block: {event!r}"
+    elif isinstance(event, ServerToolUse):
+        assert isinstance(event.name, str), f"ServerToolUse.name is not a str: {event!r}"
+        assert event.id is None or isinstance(event.id, str), f"ServerToolUse.id: {event!r}"
+        assert isinstance(event.block, dict), f"ServerToolUse.block: {event!r}"
+    elif isinstance(event, ServerToolResult):
+        assert isinstance(event.kind, str), f"ServerToolResult.kind is not a str: {event!r}"
+        assert event.tool_use_id is None or isinstance(event.tool_use_id, str), f"ServerToolResult: {event!r}"
+        assert isinstance(event.block, dict), f"ServerToolResult.block: {event!r}"
     else:
         raise AssertionError(f"not a streamkit event: {event!r}")
 
