@@ -7,6 +7,8 @@ Every error streamkit raises derives from :class:`StreamkitError`::
     ├── HandlerError                        a registered handler of the wrong kind
     ├── StreamStateError (RuntimeError)     lifecycle misuse: iterating twice, from two tasks, after close
     ├── StreamAbandoned                     given to ``on_llm_error`` when the consumer left early
+    ├── OutputParserError                   structured output: the answer is not a valid object
+    │   └── RefusalError                    ... because the model refused (``.refusal``)
     ├── APIError                            anything that went wrong talking to the provider
     │   ├── APIConnectionError              could not connect, or the connection dropped
     │   │   ├── APITimeoutError (TimeoutError)   a deadline passed; ``.phase`` names which
@@ -62,6 +64,7 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentError",
     "NotFoundError",
+    "OutputParserError",
     "OverloadedError",
     "PermissionDeniedError",
     "ProtocolError",
@@ -69,6 +72,7 @@ __all__ = [
     "REDACTED",
     "RateLimitError",
     "RedirectError",
+    "RefusalError",
     "StreamAbandoned",
     "StreamStateError",
     "StreamkitError",
@@ -117,6 +121,53 @@ class StreamAbandoned(StreamkitError):
     propagates unchanged); handlers receive it in ``on_llm_error``, with the
     partial result, so they can tell an abandoned stream from a failed one.
     """
+
+
+class OutputParserError(StreamkitError):
+    """Structured output (``with_structured_output``): the answer is not a valid object.
+
+    Raised once the answer is complete (the API call itself succeeded):
+    the JSON does not parse, does not validate against the schema, was cut
+    off (``finish_reason`` ``length``), or the model answered without the
+    forced tool call. ``raw_text`` is the answer's JSON text as received
+    (the tool call's arguments for the tool method); ``errors`` is
+    pydantic's list of validation errors (``[]`` when the text is not JSON
+    at all); ``partial_result`` is the whole ``LLMResult``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str = "",
+        errors: list[Any] | None = None,
+        partial_result: LLMResult | None = None,
+    ) -> None:
+        super().__init__(message, partial_result=partial_result)
+        self.raw_text = raw_text
+        self.errors = errors or []
+
+
+class RefusalError(OutputParserError):
+    """The model refused to answer in the schema.
+
+    OpenAI sends a ``refusal`` instead of content under structured outputs
+    (https://platform.openai.com/docs/guides/structured-outputs, "Refusals");
+    Anthropic ends with ``stop_reason: "refusal"``. ``refusal`` is the
+    model's explanation (``""`` if it gave none); ``raw_text`` whatever
+    answer text came with it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        refusal: str = "",
+        raw_text: str = "",
+        partial_result: LLMResult | None = None,
+    ) -> None:
+        super().__init__(message, raw_text=raw_text, partial_result=partial_result)
+        self.refusal = refusal
 
 
 class APIError(StreamkitError):

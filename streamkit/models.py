@@ -33,7 +33,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, overload
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -67,7 +67,12 @@ from .transport import DEFAULT_MAX_CONNECTIONS, Transport, encode_body, resolve_
 if TYPE_CHECKING:
     from .fallbacks import ModelWithFallbacks
 
+if TYPE_CHECKING:
+    from .structured import RawResult, StructuredChat
+
 __all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
+
+_S = TypeVar("_S")
 
 
 def _env(name: str) -> str | None:
@@ -1002,6 +1007,60 @@ class ChatModel(StreamingModel):
     ainvoke = __call__
     agenerate = generate
     astream = stream
+
+    @overload
+    def with_structured_output(
+        self,
+        schema: type[_S],
+        *,
+        method: str | None = None,
+        strict: bool | None = None,
+        include_raw: Literal[False] = False,
+    ) -> StructuredChat[_S, _S]: ...
+    @overload
+    def with_structured_output(
+        self,
+        schema: type[_S],
+        *,
+        method: str | None = None,
+        strict: bool | None = None,
+        include_raw: Literal[True],
+    ) -> StructuredChat[_S, RawResult[_S]]: ...
+    @overload
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any],
+        *,
+        method: str | None = None,
+        strict: bool | None = None,
+        include_raw: Literal[False] = False,
+    ) -> StructuredChat[dict[str, Any], dict[str, Any]]: ...
+    @overload
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any],
+        *,
+        method: str | None = None,
+        strict: bool | None = None,
+        include_raw: Literal[True],
+    ) -> StructuredChat[dict[str, Any], RawResult[dict[str, Any]]]: ...
+    def with_structured_output(
+        self, schema: Any, *, method: str | None = None, strict: bool | None = None, include_raw: bool = False
+    ) -> StructuredChat[Any, Any]:
+        """This model, answering with objects of ``schema`` (a pydantic model, a TypedDict or a JSON schema).
+
+        ``await s(messages)`` returns the validated object, ``s.stream(messages)``
+        yields it as it grows, ``s.generate([...])`` puts it in each
+        generation. ``method``: ``"json_schema"`` (OpenAI's default:
+        ``response_format``) or ``"tool"`` (Anthropic's default: a forced
+        tool); ``strict``: None for each method's safe choice;
+        ``include_raw``: return ``{"raw", "parsed", "parsing_error"}``.
+        Raises InvalidArgumentError for a schema it cannot use. Details:
+        :mod:`streamkit.structured`.
+        """
+        from .structured import StructuredChat
+
+        return StructuredChat(self, schema, method=method, strict=strict, include_raw=include_raw)
 
     def _chat_stream(
         self,

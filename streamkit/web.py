@@ -19,15 +19,28 @@ Wire format (one SSE event per streamkit event; ``data`` is always JSON)::
     event: citation     data: {...}                                a citation, as the provider sent it
     event: server_tool_use     data: {"id", "name", "input"}       a tool the provider ran itself
     event: server_tool_result  data: {"tool_use_id", "type", "content"}
+    event: object       data: {"parsed": {...}}                    structured output: the object so far
     event: done         data: {"text", "finish_reason", "normalized_finish_reason", "token_usage", "model",
-                               "tool_calls", "thinking", "citations", "server_tool_calls", ...}
+                               "tool_calls", "thinking", "citations", "server_tool_calls", "parsed", ...}
     event: error        data: {"type": "RateLimitError", "message": "...", "status_code": 429}
     : keep-alive        (a comment, every ``heartbeat`` seconds of upstream silence)
 
 Every event of a relayed stream carries ``id: <stream id>:<n>``: the
 stream id is ``secrets.token_urlsafe(16)`` (22 characters of ``[A-Za-z0-9_-]``,
 128 random bits, fresh per stream, not derived from any other id), ``n``
-counts the stream's events from 1 in ASCII digits. The error message is a fixed,
+counts the stream's events from 1 in ASCII digits.
+
+Structured output: relay ``chat.with_structured_output(Schema).stream(...)``
+(a :class:`~streamkit.structured.StructuredStream`) the same way. Every
+frame a plain stream gives is sent (the JSON text arrives as ``token``s,
+or as ``tool_call_delta``s for the tool method), plus an ``object`` frame
+each time the object grew: ``parsed`` is the whole partial object, only
+the fields that have arrived (so frames grow with the object: for large
+objects, render from the tokens instead). ``done`` carries the validated
+final object as ``parsed`` (by alias, JSON-ready). An answer that does not
+validate ends with an ``error`` frame of type ``OutputParserError`` (or
+``RefusalError``) instead of ``done``. A plain stream's frames are
+unchanged. The error message is a fixed,
 safe sentence per error class: no key, no URL, no provider internals.
 
 Closing: the browser going away (tab closed, fetch aborted) cancels the
@@ -98,8 +111,10 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     InvalidArgumentError,
+    OutputParserError,
     OverloadedError,
     RateLimitError,
+    RefusalError,
     StreamkitError,
 )
 from .events import (
@@ -114,6 +129,7 @@ from .events import (
 )
 from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
+from .structured import PartialObject, StructuredStream, jsonable
 
 __all__ = [
     "RESUME_UNAVAILABLE",
@@ -204,6 +220,10 @@ def safe_error(error: BaseException) -> dict[str, Any]:
         message = "The model provider rejected the request."
     elif isinstance(error, APIConnectionError):
         message = "The connection to the model provider failed."
+    elif isinstance(error, RefusalError):
+        message = "The model declined to answer."
+    elif isinstance(error, OutputParserError):
+        message = "The model's answer did not match the expected format."
     elif isinstance(error, StreamkitError):
         message = "The model's response was interrupted."
     else:
@@ -243,6 +263,8 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
     for key in ("thinking", "citations", "stop_sequence"):
         if info.get(key) is not None:
             payload[key] = info[key]
+    if "parsed" in info:  # structured output: the validated object
+        payload["parsed"] = jsonable(info["parsed"])
     return payload
 
 
@@ -320,7 +342,7 @@ class SSERelay:
 
     def __init__(
         self,
-        stream: ResponseStream,
+        stream: ResponseStream | StructuredStream[Any],
         *,
         heartbeat: float = 15.0,
         queue_size: int = 32,
@@ -425,6 +447,8 @@ class SSERelay:
                             "server_tool_result",
                             {"tool_use_id": event.tool_use_id, "type": event.kind, "content": event.content},
                         )
+                    elif isinstance(event, PartialObject) and not event.final:  # the final one: in done
+                        await self._emit("object", {"parsed": event.data})
                 await self._emit("done", done_payload(stream.result))
         except Exception as exc:
             if not isinstance(exc, StreamkitError):
@@ -461,7 +485,7 @@ class SSERelay:
 
 
 def sse_events(
-    stream: ResponseStream,
+    stream: ResponseStream | StructuredStream[Any],
     *,
     heartbeat: float = 15.0,
     resume: ResumeBuffer | None = None,
@@ -492,7 +516,7 @@ def sse_events(
 class _Replay:
     """Frames from a :class:`ResumeBuffer`; the unneeded new stream is closed unopened."""
 
-    def __init__(self, frames: list[bytes], stream: ResponseStream) -> None:
+    def __init__(self, frames: list[bytes], stream: ResponseStream | StructuredStream[Any]) -> None:
         self._frames = iter(frames)
         self._stream = stream
 
@@ -511,7 +535,7 @@ class _Replay:
 
 async def sse_response(
     request: web.Request,
-    stream: ResponseStream,
+    stream: ResponseStream | StructuredStream[Any],
     *,
     heartbeat: float = 15.0,
     resume: ResumeBuffer | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -33,6 +33,8 @@ class Answer:
     usage: dict[str, int]
     tool_calls: list[dict[str, Any]]
     thinking: list[str]
+    #: OpenAI ``refusal`` pieces (structured outputs), streamed instead of content.
+    refusal: list[str] = field(default_factory=list)
 
 
 def sse(obj: Any, event: str | None = None) -> bytes:
@@ -44,6 +46,28 @@ def sse(obj: Any, event: str | None = None) -> bytes:
 def _split_args(arguments: str, pieces: int = 3) -> list[str]:
     step = max(1, len(arguments) // pieces)
     return [arguments[i : i + step] for i in range(0, len(arguments), step)] or [""]
+
+
+def _fragments(call: dict[str, Any]) -> list[str]:
+    """A call's argument fragments: ``call["fragments"]`` as given, else its ``args`` in three pieces."""
+    fragments = call.get("fragments")
+    if fragments is not None:
+        return list(fragments)
+    return _split_args(json.dumps(call.get("args", {})))
+
+
+def _arguments(call: dict[str, Any]) -> str:
+    return "".join(_fragments(call))
+
+
+def _input(call: dict[str, Any]) -> Any:
+    """A call's arguments as an object, for a whole (non-streamed) response."""
+    if "args" in call or "fragments" not in call:
+        return call.get("args", {})
+    try:
+        return json.loads(_arguments(call))
+    except ValueError:
+        return {}
 
 
 def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[tuple[bytes, bool]]:
@@ -62,6 +86,8 @@ def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[t
             yield sse({**base, "choices": [first]}), False
         for piece in answer.thinking:
             yield sse({**base, "choices": [{"index": 0, "delta": {"reasoning_content": piece}}]}), True
+        for piece in answer.refusal:
+            yield sse({**base, "choices": [{"index": 0, "delta": {"refusal": piece}}]}), True
     else:
         base = {"id": "cmpl-mock", "object": "text_completion", "created": created, "model": answer.model}
     longest = max((len(t) for t in answer.token_lists), default=0)
@@ -82,7 +108,6 @@ def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[t
             yield sse({**base, "choices": [choice]}), True
     if chat:
         for call_index, call in enumerate(answer.tool_calls):
-            arguments = json.dumps(call.get("args", {}))
             head = {
                 "index": call_index,
                 "id": call.get("id") or f"call_mock_{call_index}",
@@ -90,7 +115,7 @@ def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[t
                 "function": {"name": call["name"], "arguments": ""},
             }
             yield sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]}), True
-            for fragment in _split_args(arguments):
+            for fragment in _fragments(call):
                 delta = {"tool_calls": [{"index": call_index, "function": {"arguments": fragment}}]}
                 yield sse({**base, "choices": [{"index": 0, "delta": delta}]}), True
     for index in range(len(answer.token_lists)):
@@ -113,12 +138,14 @@ def openai_full(chat: bool, answer: Answer) -> dict[str, Any]:
             message: dict[str, Any] = {"role": "assistant", "content": text or None}
             if answer.thinking and index == 0:
                 message["reasoning_content"] = "".join(answer.thinking)
+            if answer.refusal and index == 0:
+                message["refusal"] = "".join(answer.refusal)
             if answer.tool_calls and index == 0:
                 message["tool_calls"] = [
                     {
                         "id": call.get("id") or f"call_mock_{i}",
                         "type": "function",
-                        "function": {"name": call["name"], "arguments": json.dumps(call.get("args", {}))},
+                        "function": {"name": call["name"], "arguments": _arguments(call)},
                     }
                     for i, call in enumerate(answer.tool_calls)
                 ]
@@ -194,7 +221,7 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
             "input": {},
         }
         # As the real API does: the first fragment is empty, the JSON follows in pieces.
-        fragments = ["", *_split_args(json.dumps(call.get("args", {})))]
+        fragments = ["", *_fragments(call)]
         blocks.append((block, [({"type": "input_json_delta", "partial_json": f}, True) for f in fragments]))
     for index, (block, deltas) in enumerate(blocks):
         yield from _anthropic_block(index, block, deltas)
@@ -220,7 +247,7 @@ def anthropic_full(answer: Answer) -> dict[str, Any]:
                 "type": "tool_use",
                 "id": call.get("id") or f"toolu_mock_{i}",
                 "name": call["name"],
-                "input": call.get("args", {}),
+                "input": _input(call),
             }
         )
     return {

@@ -14,7 +14,10 @@ what it saw::
         server.disconnects              # how many streams the client abandoned
 
 With nothing enqueued it answers with a canned reply (the ``streamkit
-demo`` uses that). It never listens on anything but loopback.
+demo`` uses that); a request for structured output (OpenAI
+``response_format`` ``json_schema``, Anthropic ``output_config.format``,
+or a tool forced with ``tool_choice``) gets an object that fits the schema
+instead (:func:`example_value`). It never listens on anything but loopback.
 
 Every chat request is checked first against the provider's request schema
 for messages and content blocks (:mod:`streamkit.testing.validate`): one
@@ -30,7 +33,7 @@ import json
 import random
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aiohttp import web
@@ -38,7 +41,7 @@ from aiohttp import web
 from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full
 from .validate import check_anthropic, check_openai_chat
 
-__all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "split_tokens"]
+__all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "example_value", "split_tokens"]
 
 _CANNED = {
     "sparkling water": (
@@ -57,6 +60,70 @@ def canned_reply(prompt: str) -> str:
         if key in lowered:
             return reply
     return f"This is the streamkit mock server answering: {prompt.strip()[:200]}"
+
+
+def example_value(schema: Any, root: Any = None, depth: int = 0) -> Any:
+    """A small value that fits a JSON schema (the mock's answer to a structured-output request).
+
+    Follows local ``$ref``s, ``const``/``enum`` (the first value),
+    ``anyOf``/``oneOf``/``allOf`` (the first non-null branch), and gives
+    every property of an object, one item per array, ``"mock"`` for a
+    string, 1 for a number. Not a schema validator: enough for the mock.
+    """
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 32:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return example_value(target, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        branches = [b for b in schema.get(key) or () if isinstance(b, dict) and b.get("type") != "null"]
+        if branches:
+            return example_value(branches[0], root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: example_value(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return [example_value(schema.get("items") or {}, root, depth + 1)]
+    return {"string": "mock", "integer": 1, "number": 1, "boolean": True}.get(str(kind))
+
+
+def _structured_answer(body: dict[str, Any], script: MockResponse) -> MockResponse:
+    """``script`` answering a structured-output request with a fitting object, when it scripts nothing."""
+    if script.text is not None or script.tokens is not None or script.choices or script.tool_calls:
+        return script
+    if script.refusal or script.raw is not None:
+        return script
+    response_format = body.get("response_format")
+    config = body.get("output_config")
+    output_format = config.get("format") if isinstance(config, dict) else None
+    for fmt, key in ((response_format, "json_schema"), (output_format, None)):
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            holder = fmt.get(key) if key else fmt
+            schema = holder.get("schema") if isinstance(holder, dict) else None
+            return replace(script, text=json.dumps(example_value(schema)))
+    choice = body.get("tool_choice")
+    name = None
+    if isinstance(choice, dict):
+        name = choice.get("name") or (choice.get("function") or {}).get("name")
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict):
+            continue
+        spec = tool.get("function") if tool.get("type") == "function" else tool
+        if isinstance(spec, dict) and name and spec.get("name") == name:
+            schema = spec.get("parameters", spec.get("input_schema"))
+            return replace(script, tool_calls=[{"name": name, "args": example_value(schema)}])
+    return script
 
 
 def split_tokens(text: str) -> list[str]:
@@ -80,7 +147,11 @@ class MockResponse:
     * ``text`` / ``tokens``: the answer (``tokens`` fixes the split; default
       splits ``text`` into words). ``choices`` gives one text per choice (n>1).
     * ``tool_calls``: ``[{"name": ..., "args": {...}, "id": optional}]``,
-      streamed after the text; ``thinking``: reasoning text streamed first.
+      streamed after the text, the arguments' JSON in three pieces (or
+      ``"fragments": [...]`` instead of ``args``: exactly those pieces, even
+      if they are not valid JSON); ``thinking``: reasoning text streamed first.
+    * ``refusal``: an OpenAI ``refusal`` (structured outputs), streamed word
+      by word instead of content (OpenAI only).
     * ``finish_reason``, ``model``, ``usage`` (default: counted from tokens).
     * ``chunk_size``: bytes per network write (``None``: one write per event);
       ``random_chunks``: a seed for random write sizes (1..64 bytes).
@@ -129,6 +200,7 @@ class MockResponse:
     choices: list[str] | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     thinking: str | None = None
+    refusal: str | None = None
     finish_reason: str = "stop"
     model: str | None = None
     usage: dict[str, int] | None = None
@@ -329,8 +401,9 @@ class MockServer:
                 self._error_body(script, wire), status=script.status, headers=script.headers
             )
         body = body if isinstance(body, dict) else {}
+        script = _structured_answer(body, script)
         texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
-        if script.tool_calls and script.text is None and not script.choices:
+        if (script.tool_calls or script.refusal) and script.text is None and not script.choices:
             texts = [""]
         token_lists = [script.tokens] if script.tokens is not None else [split_tokens(t) for t in texts]
         usage = (
@@ -354,6 +427,7 @@ class MockServer:
             usage=usage,
             tool_calls=script.tool_calls,
             thinking=split_tokens(script.thinking) if script.thinking else [],
+            refusal=split_tokens(script.refusal) if script.refusal else [],
         )
         streaming = bool(body.get("stream"))
         if script.raw is not None:
