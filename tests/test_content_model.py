@@ -480,3 +480,73 @@ async def test_request_fields_per_call(mock_server: MockServer) -> None:
 def test_finish_event_carries_both_reasons() -> None:
     event = Finish("end_turn", 0, "stop", None)
     assert (event.reason, event.normalized, event.stop_sequence) == ("end_turn", "stop", None)
+
+
+# -- the mock server emits blocks, citations, content parts -------------------------
+
+BLOCKS = [
+    {"type": "thinking", "thinking": "Search first, then answer.", "signature": "sig-A=="},
+    {"type": "redacted_thinking", "data": "EncRYPted/+=="},
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "oslo weather"}},
+    {
+        "type": "web_search_tool_result",
+        "tool_use_id": "srvtoolu_1",
+        "content": [
+            {
+                "type": "web_search_result",
+                "url": "https://w.example/oslo",
+                "title": "Oslo",
+                "encrypted_content": "Eq==",
+            }
+        ],
+    },
+    {
+        "type": "text",
+        "text": "It is 3 degrees.",
+        "citations": [
+            {"type": "web_search_result_location", "url": "https://w.example/oslo", "cited_text": "3 C"}
+        ],
+    },
+    {"type": "tool_use", "id": "toolu_9", "name": "convert", "input": {"celsius": 3}},
+]
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_mock_blocks_round_trip_exactly_streamed_or_not(
+    mock_server: MockServer, streaming: bool
+) -> None:
+    mock_server.enqueue(
+        MockResponse(blocks=BLOCKS, finish_reason="tool_use", chunk_size=5), MockResponse(text="ok")
+    )
+    async with ChatAnthropic(
+        base_url=mock_server.anthropic_base_url, api_key="k", streaming=streaming
+    ) as claude:
+        first = await claude([HumanMessage("weather in oslo in F?")])
+        assert first.content == "It is 3 degrees."
+        assert [c.name for c in first.tool_calls] == ["convert"]
+        assert first.content_blocks == BLOCKS
+        await claude(
+            [HumanMessage("weather in oslo in F?"), first, ToolMessage("37.4 F", tool_call_id="toolu_9")]
+        )
+    assert mock_server.requests[-1].json["messages"][1] == {"role": "assistant", "content": BLOCKS}
+
+
+async def test_mock_content_parts_and_annotations(mock_server: MockServer) -> None:
+    annotation = {"type": "url_citation", "url_citation": {"url": "https://example.org", "title": "E"}}
+    mock_server.enqueue(
+        MockResponse(
+            text="Hello there",
+            thinking="Be brief.",
+            content_parts=True,
+            annotations=[annotation],
+            chunk_size=3,
+        )
+    )
+    recorder = Recorder()
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, api_key="k") as chat:
+        result = await chat.stream("hi", callbacks=[recorder]).collect()
+    answer = message(result)
+    assert answer.content == "Hello there"
+    assert answer.additional_kwargs["thinking"] == "Be brief."
+    assert answer.additional_kwargs["citations"] == [annotation]
+    assert "".join(recorder.tokens) == "Hello there"

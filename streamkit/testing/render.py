@@ -19,6 +19,7 @@ __all__ = [
     "anthropic_full",
     "openai_events",
     "openai_full",
+    "split_tokens",
     "sse",
 ]
 
@@ -35,6 +36,26 @@ class Answer:
     thinking: list[str]
     #: OpenAI ``refusal`` pieces (structured outputs), streamed instead of content.
     refusal: list[str] = field(default_factory=list)
+    #: Anthropic content blocks in full form (see ``MockResponse.blocks``).
+    blocks: list[dict[str, Any]] | None = None
+    #: OpenAI chat: content (and thinking) as lists of typed parts (Mistral).
+    content_parts: bool = False
+    #: OpenAI chat: url_citation annotations sent after the text.
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into word-sized tokens the way models stream them (" word")."""
+    tokens: list[str] = []
+    current = ""
+    for ch in text:
+        if ch in " \n" and current.strip():
+            tokens.append(current)
+            current = ""
+        current += ch
+    if current:
+        tokens.append(current)
+    return tokens
 
 
 def sse(obj: Any, event: str | None = None) -> bytes:
@@ -85,7 +106,12 @@ def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[t
             first = {"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
             yield sse({**base, "choices": [first]}), False
         for piece in answer.thinking:
-            yield sse({**base, "choices": [{"index": 0, "delta": {"reasoning_content": piece}}]}), True
+            if answer.content_parts:  # Mistral: a thinking part holding text parts
+                part = {"type": "thinking", "thinking": [{"type": "text", "text": piece}]}
+                delta: dict[str, Any] = {"content": [part]}
+            else:
+                delta = {"reasoning_content": piece}
+            yield sse({**base, "choices": [{"index": 0, "delta": delta}]}), True
         for piece in answer.refusal:
             yield sse({**base, "choices": [{"index": 0, "delta": {"refusal": piece}}]}), True
     else:
@@ -97,15 +123,18 @@ def openai_events(chat: bool, answer: Answer, include_usage: bool) -> Iterator[t
                 continue
             token = tokens[position]
             if chat:
+                content: Any = [{"type": "text", "text": token}] if answer.content_parts else token
                 choice: dict[str, Any] = {
                     "index": index,
-                    "delta": {"content": token},
+                    "delta": {"content": content},
                     "logprobs": None,
                     "finish_reason": None,
                 }
             else:
                 choice = {"text": token, "index": index, "logprobs": None, "finish_reason": None}
             yield sse({**base, "choices": [choice]}), True
+    if chat and answer.annotations:
+        yield sse({**base, "choices": [{"index": 0, "delta": {"annotations": answer.annotations}}]}), False
     if chat:
         for call_index, call in enumerate(answer.tool_calls):
             head = {
@@ -140,6 +169,8 @@ def openai_full(chat: bool, answer: Answer) -> dict[str, Any]:
                 message["reasoning_content"] = "".join(answer.thinking)
             if answer.refusal and index == 0:
                 message["refusal"] = "".join(answer.refusal)
+            if answer.annotations and index == 0:
+                message["annotations"] = answer.annotations
             if answer.tool_calls and index == 0:
                 message["tool_calls"] = [
                     {
@@ -204,16 +235,18 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
     yield sse({"type": "message_start", "message": message}, "message_start"), False
     yield sse({"type": "ping"}, "ping"), False
     blocks: list[tuple[dict[str, Any], list[tuple[dict[str, Any], bool]]]] = []
-    if answer.thinking:
+    if answer.blocks is not None:
+        blocks = [_streamed_block(block) for block in answer.blocks]
+    elif answer.thinking:
         deltas = [({"type": "thinking_delta", "thinking": piece}, True) for piece in answer.thinking]
         deltas.append(({"type": "signature_delta", "signature": "mock-signature"}, False))
         blocks.append(({"type": "thinking", "thinking": ""}, deltas))
-    tokens = answer.token_lists[0] if answer.token_lists else []
+    tokens = answer.token_lists[0] if answer.token_lists and answer.blocks is None else []
     if tokens:
         blocks.append(
             ({"type": "text", "text": ""}, [({"type": "text_delta", "text": t}, True) for t in tokens])
         )
-    for i, call in enumerate(answer.tool_calls):
+    for i, call in enumerate(answer.tool_calls if answer.blocks is None else []):
         block = {
             "type": "tool_use",
             "id": call.get("id") or f"toolu_mock_{i}",
@@ -231,17 +264,44 @@ def anthropic_events(answer: Answer) -> Iterator[tuple[bytes, bool]]:
     yield sse({"type": "message_stop"}, "message_stop"), False
 
 
+def _streamed_block(block: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bool]]]:
+    """A full content block as the API streams it: (the start block, its deltas)."""
+    kind = block.get("type")
+    if kind == "text":
+        deltas = [({"type": "citations_delta", "citation": c}, False) for c in block.get("citations") or ()]
+        deltas += [({"type": "text_delta", "text": t}, True) for t in split_tokens(block.get("text", ""))]
+        start: dict[str, Any] = {"type": "text", "text": ""}
+        if "citations" in block:
+            start["citations"] = []
+        return start, deltas
+    if kind == "thinking":
+        deltas = [
+            ({"type": "thinking_delta", "thinking": t}, True) for t in split_tokens(block.get("thinking", ""))
+        ]
+        if block.get("signature"):
+            deltas.append(({"type": "signature_delta", "signature": block["signature"]}, False))
+        return {"type": "thinking", "thinking": ""}, deltas
+    if kind in ("tool_use", "server_tool_use"):
+        pieces = ["", *_split_args(json.dumps(block.get("input", {})))]
+        return {**block, "input": {}}, [
+            ({"type": "input_json_delta", "partial_json": p}, True) for p in pieces
+        ]
+    return dict(block), []  # redacted_thinking, server-tool results: whole at the start
+
+
 def anthropic_full(answer: Answer) -> dict[str, Any]:
     """A non-streaming Messages API response."""
     content: list[dict[str, Any]] = []
-    if answer.thinking:
+    if answer.blocks is not None:
+        content = [dict(block) for block in answer.blocks]
+    elif answer.thinking:
         content.append(
             {"type": "thinking", "thinking": "".join(answer.thinking), "signature": "mock-signature"}
         )
-    text = "".join(answer.token_lists[0]) if answer.token_lists else ""
+    text = "".join(answer.token_lists[0]) if answer.token_lists and answer.blocks is None else ""
     if text:
         content.append({"type": "text", "text": text})
-    for i, call in enumerate(answer.tool_calls):
+    for i, call in enumerate(answer.tool_calls if answer.blocks is None else []):
         content.append(
             {
                 "type": "tool_use",

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full
+from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full, split_tokens
 from .validate import check_anthropic, check_openai_chat
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "example_value", "split_tokens"]
@@ -126,20 +126,6 @@ def _structured_answer(body: dict[str, Any], script: MockResponse) -> MockRespon
     return script
 
 
-def split_tokens(text: str) -> list[str]:
-    """Split text into word-sized tokens the way models stream them (" word")."""
-    tokens: list[str] = []
-    current = ""
-    for ch in text:
-        if ch in " \n" and current.strip():
-            tokens.append(current)
-            current = ""
-        current += ch
-    if current:
-        tokens.append(current)
-    return tokens
-
-
 @dataclass
 class MockResponse:
     """One scripted answer.
@@ -152,6 +138,19 @@ class MockResponse:
       if they are not valid JSON); ``thinking``: reasoning text streamed first.
     * ``refusal``: an OpenAI ``refusal`` (structured outputs), streamed word
       by word instead of content (OpenAI only).
+    * ``blocks`` (Anthropic): the answer's content blocks, in order, written
+      as a non-streaming response shows them (``text`` with ``citations``,
+      ``thinking`` with its ``signature``, ``redacted_thinking``,
+      ``tool_use``, ``server_tool_use``, ``web_search_tool_result`` and any
+      other server-tool result); streamed the way the API streams each
+      (text word by word after a ``citations_delta`` per citation, thinking
+      then its ``signature_delta``, tool input as ``input_json_delta``
+      pieces, the rest whole). Replaces ``text``/``thinking``/``tool_calls``.
+    * ``content_parts`` (OpenAI chat): send ``delta.content`` as a list of
+      typed parts, as Mistral's reasoning models do (``thinking`` parts
+      holding text parts, then ``text`` parts).
+    * ``annotations`` (OpenAI chat): ``url_citation`` annotations, sent in a
+      delta after the text, as OpenAI's search models do.
     * ``finish_reason``, ``model``, ``usage`` (default: counted from tokens).
     * ``chunk_size``: bytes per network write (``None``: one write per event);
       ``random_chunks``: a seed for random write sizes (1..64 bytes).
@@ -201,6 +200,9 @@ class MockResponse:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     thinking: str | None = None
     refusal: str | None = None
+    blocks: list[dict[str, Any]] | None = None
+    content_parts: bool = False
+    annotations: list[dict[str, Any]] | None = None
     finish_reason: str = "stop"
     model: str | None = None
     usage: dict[str, int] | None = None
@@ -428,6 +430,9 @@ class MockServer:
             tool_calls=script.tool_calls,
             thinking=split_tokens(script.thinking) if script.thinking else [],
             refusal=split_tokens(script.refusal) if script.refusal else [],
+            blocks=script.blocks,
+            content_parts=script.content_parts,
+            annotations=script.annotations or [],
         )
         streaming = bool(body.get("stream"))
         if script.raw is not None:
