@@ -124,7 +124,9 @@ class AnthropicMapper(StreamMapper):
             raise bad_value("stream event", "a JSON object", obj)
         kind = obj.get("type") or event
         if kind == "content_block_delta":
-            delta = _object(obj.get("delta"), "delta")
+            delta = obj.get("delta")
+            if delta.__class__ is not dict:
+                delta = _object(delta, "delta")
             dtype = delta.get("type")
             if dtype == "text_delta":
                 text = delta.get("text")

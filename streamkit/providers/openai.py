@@ -158,7 +158,7 @@ class _OpenAIMapper(StreamMapper):
         elif choices is not None:
             raise bad_value("choices", "a list", choices)
         usage = obj.get("usage")
-        if usage is not None and usage != {}:
+        if usage is not None and (usage or usage.__class__ is not dict):
             out.append(usage_event(usage))
         groq = obj.get("x_groq")
         if groq is not None:
@@ -215,13 +215,13 @@ class _OpenAIMapper(StreamMapper):
         raise IncompleteStreamError("the stream ended before the response was complete")
 
 
-def _index(choice: dict[str, Any], where: str = "choices[].index") -> int:
-    index = choice.get("index", 0)
-    if index.__class__ is int:
-        return index
-    if index is None:
+def _index(value: Any) -> int:
+    """A choice index that is not a plain int (the hot path checks that inline)."""
+    if value is None:
         return 0
-    raise bad_value(where, "an integer", index)
+    if value.__class__ is bool or not isinstance(value, int):
+        raise bad_value("choices[].index", "an integer", value)
+    return int(value)
 
 
 #: OpenAI's finish reasons (and those compatible servers send), normalised.
@@ -240,15 +240,14 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-def _finish(choice: dict[str, Any], index: int, out: list[Event], refused: bool = False) -> None:
-    finish = choice.get("finish_reason")
-    if finish is not None:
-        if finish.__class__ is not str:
-            raise bad_value("choices[].finish_reason", "a string", finish)
-        # vLLM reports the matched stop string as ``stop_reason`` (an int is a stop token id).
-        matched = choice.get("stop_reason")
-        normalized = "refusal" if refused else _FINISH.get(finish, "other")
-        out.append(Finish(finish, index, normalized, matched if matched.__class__ is str else None))
+def _finish(choice: dict[str, Any], finish: Any, index: int, out: list[Event], refused: bool = False) -> None:
+    """A choice's non-null ``finish_reason`` (the hot path checks for null inline)."""
+    if finish.__class__ is not str:
+        raise bad_value("choices[].finish_reason", "a string", finish)
+    # vLLM reports the matched stop string as ``stop_reason`` (an int is a stop token id).
+    matched = choice.get("stop_reason")
+    normalized = "refusal" if refused else _FINISH.get(finish, "other")
+    out.append(Finish(finish, index, normalized, matched if matched.__class__ is str else None))
 
 
 class ChatMapper(_OpenAIMapper):
@@ -265,7 +264,9 @@ class ChatMapper(_OpenAIMapper):
         for choice in choices:
             if choice.__class__ is not dict:
                 raise bad_value("choices[]", "an object", choice)
-            index = _index(choice)
+            index = choice.get("index", 0)
+            if index.__class__ is not int:
+                index = _index(index)
             delta = choice.get("delta")
             if delta:
                 if delta.__class__ is not dict:
@@ -288,7 +289,9 @@ class ChatMapper(_OpenAIMapper):
                     raise bad_value("choices[].delta.content", "a string, null or a list of parts", content)
             elif delta is not None and delta.__class__ is not dict:
                 raise bad_value("choices[].delta", "an object", delta)
-            _finish(choice, index, out, index in self._refused)
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                _finish(choice, finish, index, out, index in self._refused)
 
     def _rest(self, delta: dict[str, Any], index: int, out: list[Event]) -> None:
         refusal = optional_str(delta.get("refusal"), "choices[].delta.refusal")
@@ -432,14 +435,18 @@ class CompletionsMapper(_OpenAIMapper):
         for choice in choices:
             if choice.__class__ is not dict:
                 raise bad_value("choices[]", "an object", choice)
-            index = _index(choice)
+            index = choice.get("index", 0)
+            if index.__class__ is not int:
+                index = _index(index)
             text = choice.get("text")
             if text.__class__ is str:
                 if text:
                     out.append(TextDelta(text, index, choice.get("logprobs")))
             elif text is not None:
                 raise bad_value("choices[].text", "a string", text)
-            _finish(choice, index, out)
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                _finish(choice, finish, index, out)
 
 
 def _content(message: BaseMessage, role: str, where: str) -> str | list[dict[str, Any]]:
