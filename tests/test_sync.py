@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,3 +338,40 @@ def test_ctrl_c_cancels_the_request_and_closes_its_connection(served: Served, mo
     assert lines[-2:] == ["handler: StreamAbandoned", "interrupted"], done.stdout + done.stderr
     assert served.disconnected()
     assert served.server.completed == 0
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_blocking_examples_run_as_a_plain_script(served: Served) -> None:
+    """The README's ```python sync blocks, each run by plain ``python`` (no event loop)."""
+    blocks = re.findall(r"```python sync\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    env.update(
+        OPENAI_BASE_URL=served.server.openai_base_url,
+        OPENAI_API_KEY="sk-readme-test",
+        ANTHROPIC_BASE_URL=served.server.anthropic_base_url,
+        ANTHROPIC_API_KEY="sk-ant-readme-test",
+    )
+    out = ""
+    for block in blocks:
+        done = subprocess.run(
+            [sys.executable, "-W", "error", "-c", block], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        out += done.stdout
+    assert "Bubbles rising" in out  # the song, streamed by the for loop
+    assert "prompt_tokens" in out  # the usage of generate_sync
+    assert len(served.server.requests) >= 5
+
+
+def test_readme_blocking_calls_appear_only_in_plain_script_blocks() -> None:
+    """Every other python block runs under top-level await (tests/test_readme.py), where a
+    blocking call raises; the blocking examples carry the ``python sync`` marker instead."""
+    blocks = re.findall(r"```(python[^\n]*)\n(.*?)```", README.read_text(), flags=re.S)
+    assert any(info == "python" for info, _ in blocks)
+    for info, body in blocks:
+        blocking = re.search(r"\.(invoke|stream_sync|generate_sync|batch|close)\(", body)
+        assert (info == "python sync") == bool(blocking), (info, body[:200])
