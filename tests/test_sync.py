@@ -131,7 +131,7 @@ def test_break_closes_the_connection_at_once(served: Served) -> None:
         # Closed at the break itself: the handlers were told before the next line.
         assert len(handler.errors) == 1 and isinstance(handler.errors[0], StreamAbandoned)
         assert served.disconnected()
-        assert served.server.completed == 0
+        assert served.server.disconnects == 1 and served.server.completed == 0
         assert handler.errors[0].partial_result is not None
         assert handler.errors[0].partial_result.generations[0][0].text.startswith("w0")
 
@@ -165,6 +165,24 @@ def test_batch_and_generate_sync_keep_input_order(served: Served) -> None:
         assert llm.batch(["Tell me a joke."]) == [
             "Why did the scarecrow win an award? Because he was outstanding in his field."
         ]
+
+
+def test_threads_can_share_one_model(served: Served) -> None:
+    served.server.responder = lambda request: MockResponse(
+        text=f"re: {request.json['messages'][-1]['content']}", delay=0.01
+    )
+    answers: dict[int, str] = {}
+    with ChatOpenAI(base_url=served.server.openai_base_url, api_key="k") as chat:
+
+        def ask(i: int) -> None:
+            answers[i] = str(chat.invoke(f"q{i}").content)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert answers == {i: f"re: q{i}" for i in range(4)}
 
 
 def test_errors_are_the_same_typed_errors(served: Served) -> None:
