@@ -687,7 +687,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         out.fresh_line()
-        return EXIT_INTERRUPTED
+        # Ctrl-C is how the mock server is meant to stop (where signal handlers cannot be set).
+        return 0 if args.command == "mock" else EXIT_INTERRUPTED
     except BaseException as exc:
         if _caused_by(exc, BrokenPipeError):
             _silence_stdout()
