@@ -1,12 +1,29 @@
 """The ``streamkit`` command.
 
-``streamkit demo``
-    Reproduces the seed page ("How to stream LLM and chat model responses")
-    end to end, OpenAI and Anthropic. For a provider whose key
-    (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) is not set, it starts the
-    built-in loopback mock server in-process and says so.
 ``streamkit chat "prompt" [--provider openai|anthropic] [--model M] [--base-url URL] [--system S]``
-    Streams one answer to the terminal, then prints token usage.
+    Streams one answer to standard output; a one-line summary (model and
+    server, time to first token, tokens per second, token usage) goes to
+    standard error.
+``streamkit demo [--mock] [--delay S]``
+    A tour of the streaming examples with OpenAI and Anthropic. A provider
+    with no key (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) and no server
+    of its own (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``) is answered by
+    the built-in loopback mock server; the banner says which is which.
+``streamkit mock [--port P] [--reply TEXT] [--delay S] [--chunk-size N]``
+    Runs the built-in mock server on 127.0.0.1 until Ctrl-C and prints the
+    base URLs to export, so that any client (other languages' SDKs
+    included) can be pointed at it.
+``streamkit --version``
+    The installed version.
+
+Exit status: 0 on success (and for ``mock`` stopped by Ctrl-C), 1 on an
+API or connection error, 2 on a usage error (no API key, bad option), 130
+after Ctrl-C, 141 when standard output was closed early (``| head``),
+quietly, as other command-line tools do.
+
+Help texts and messages are written for users of the command: no Python
+or Sphinx markup, and every error names what to change (the option or
+environment variable).
 """
 
 from __future__ import annotations
@@ -14,86 +31,270 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import signal
+import statistics
 import sys
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+from uuid import UUID
 
 from .anthropic import Anthropic, ChatAnthropic
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
-from .errors import StreamkitError
+from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
 from .messages import HumanMessage, SystemMessage
 from .openai import ChatOpenAI, OpenAI
 from .results import LLMResult
 
 __all__ = ["main"]
 
+#: Exit statuses (see the module docstring).
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
+
+_DESCRIPTION = (
+    "Stream answers from OpenAI- and Anthropic-style chat APIs in your terminal, "
+    "or try streaming offline against a built-in mock server."
+)
+
+
+@dataclass(frozen=True)
+class _Provider:
+    """What the command needs to know about one API family (public facts of each API)."""
+
+    name: str
+    title: str
+    key_env: str
+    url_env: str
+    official: str
+    #: Appended to the base URL by the chat model: OpenAI's base URL includes
+    #: /v1 (https://platform.openai.com/docs/api-reference/chat/create), Anthropic's
+    #: does not (https://docs.anthropic.com/en/api/messages).
+    chat_path: str
+
+
+_PROVIDERS = {
+    "openai": _Provider(
+        "openai",
+        "OpenAI",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "/chat/completions",
+    ),
+    "anthropic": _Provider(
+        "anthropic",
+        "Anthropic",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "https://api.anthropic.com",
+        "/v1/messages",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a chat request goes, and where that address came from (for error hints)."""
+
+    provider: _Provider
+    base_url: str
+    #: "--base-url", the environment variable's name, or "default".
+    source: str
+    model: str
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/") + self.provider.chat_path
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def _version() -> str:
+    """The installed version: ``streamkit.__version__``, else the distribution's metadata."""
+    import streamkit
+
+    version = getattr(streamkit, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib import metadata
+
+    for dist in metadata.packages_distributions().get("streamkit", []):
+        return metadata.version(dist)
+    return "unknown"
+
+
+# -- output ------------------------------------------------------------------
+
+
+class _Terminal:
+    """Standard output, remembering whether the last character written ended a line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text: str) -> int:
+        written = self.stream.write(text)
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return written
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def fresh_line(self) -> None:
+        """End a line left open (by a stream cut short), so the shell prompt starts on its own line."""
+        if not self.at_line_start:
+            try:
+                self.write("\n")
+                self.flush()
+            except (OSError, ValueError):
+                pass
+
 
 def _rule(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 66 - len(title)), flush=True)
 
 
-class _FirstToken(AsyncCallbackHandler):
-    """Measures time to first token, for the demo's summary lines."""
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _usage_text(usage: dict[str, Any] | None) -> str:
+    if not usage:
+        return "usage not reported"
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    total = usage.get("total_tokens")
+    return f"usage {prompt} prompt + {completion} completion = {total} tokens"
+
+
+def _rate(tokens: int, seconds: float | None) -> str:
+    if not tokens or not seconds or seconds <= 0:
+        return "n/a tokens/s"
+    return f"{tokens / seconds:.1f} tokens/s"
+
+
+class _Stats(AsyncCallbackHandler):
+    """Times every run it sees (by ``run_id``): for the summary lines.
+
+    Time to first token: from the start of the request to the first piece
+    of answer text. Tokens per second: completion tokens (as the server
+    counted them, else the pieces of text received) over the seconds from
+    the first token to the end.
+    """
 
     def __init__(self) -> None:
-        self.started = 0.0
-        self.first: float | None = None
+        self.started: dict[UUID, float] = {}
+        self.first: dict[UUID, float] = {}
+        self.pieces: dict[UUID, int] = {}
+        self.done: list[tuple[float | None, int, float | None, dict[str, Any]]] = []
 
     async def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
-        self.started = time.perf_counter()
-        self.first = None
+        self.started[kwargs["run_id"]] = time.perf_counter()
+
+    async def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[Any]], **kwargs: Any
+    ) -> None:
+        self.started[kwargs["run_id"]] = time.perf_counter()
 
     async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        if self.first is None:
-            self.first = time.perf_counter() - self.started
+        run_id = kwargs["run_id"]
+        self.first.setdefault(run_id, time.perf_counter())
+        self.pieces[run_id] = self.pieces.get(run_id, 0) + 1
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        run_id = kwargs["run_id"]
+        now = time.perf_counter()
+        start, first = self.started.pop(run_id, None), self.first.pop(run_id, None)
+        usage = dict((response.llm_output or {}).get("token_usage") or {})
+        tokens = usage.get("completion_tokens") or self.pieces.pop(run_id, 0)
+        ttft = first - start if first is not None and start is not None else None
+        self.done.append((ttft, int(tokens), now - first if first is not None else None, usage))
+
+    @property
+    def last_ttft(self) -> float | None:
+        return self.done[-1][0] if self.done else None
+
+    def summary(self) -> str:
+        """One line over every finished run: median time to first token, tokens/s, summed usage."""
+        ttfts = [t for t, *_ in self.done if t is not None]
+        tokens = sum(n for _, n, seconds, _ in self.done if seconds)
+        seconds = sum(s for *_, s, _ in self.done if s)
+        usage: dict[str, Any] = {}
+        for *_, run_usage in self.done:
+            for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                if isinstance(run_usage.get(key), int):
+                    usage[key] = usage.get(key, 0) + run_usage[key]
+        ttft = statistics.median(ttfts) if ttfts else None
+        return (
+            f"summary: {len(self.done)} answers; time to first token {_ms(ttft)} (median); "
+            f"{_rate(tokens, seconds)}; {_usage_text(usage)}"
+        )
 
 
 def _print_result(result: LLMResult) -> None:
     print(result.model_dump_json(indent=2, exclude={"run"}))
 
 
+# -- demo --------------------------------------------------------------------
+
+
+def _endpoint(provider: _Provider, use_mock: bool, mock_url: str | None) -> tuple[dict[str, Any], str]:
+    """The model options for ``provider`` in the demo, and a banner line that says where answers come from."""
+    if use_mock:
+        assert mock_url is not None
+        url = mock_url + ("/v1" if provider.name == "openai" else "")
+        return {"base_url": url, "api_key": "mock-key"}, f"streamkit's built-in mock server at {url}"
+    url = _env(provider.url_env) or provider.official
+    if urlsplit(url).hostname == urlsplit(provider.official).hostname:
+        return {}, f"{provider.title}'s own API at {url} ({provider.key_env} is set)"
+    return {}, f"the server at {url} (from {provider.url_env}; not {provider.title}'s own API)"
+
+
 async def _demo(args: argparse.Namespace) -> int:
+    stats = _Stats()
     async with AsyncExitStack() as stack:
+        plans: dict[str, tuple[bool, str]] = {}
+        for provider in _PROVIDERS.values():
+            key, url = _env(provider.key_env), _env(provider.url_env)
+            official = urlsplit(url or provider.official).hostname == urlsplit(provider.official).hostname
+            if args.mock:
+                ignored = " and ".join(n for n, v in ((provider.key_env, key), (provider.url_env, url)) if v)
+                why = f"--mock given; {ignored} not used" if ignored else "--mock given"
+                plans[provider.name] = (True, why)
+            elif key or not official:
+                plans[provider.name] = (False, "")
+            else:
+                plans[provider.name] = (True, f"no {provider.key_env} set")
         server = None
-        real_openai = bool(os.environ.get("OPENAI_API_KEY")) and not args.mock
-        real_anthropic = bool(os.environ.get("ANTHROPIC_API_KEY")) and not args.mock
-        if not (real_openai and real_anthropic):
+        if any(use_mock for use_mock, _ in plans.values()):
             from .testing import MockResponse, MockServer
 
             server = await stack.enter_async_context(MockServer())
             # A little pacing so the streaming is visible, as with a real model.
-            for _ in range(16):
-                server.enqueue(MockResponse(delay=args.delay))
-        openai_opts: dict[str, Any] = {}
-        anthropic_opts: dict[str, Any] = {}
-        if real_openai:
-            print("OpenAI: the real API (OPENAI_API_KEY is set).")
-        else:
-            assert server is not None
-            openai_opts = {"base_url": server.openai_base_url, "api_key": "mock-key"}
-        if real_anthropic:
-            print("Anthropic: the real API (ANTHROPIC_API_KEY is set).")
-        else:
-            assert server is not None
-            anthropic_opts = {"base_url": server.anthropic_base_url, "api_key": "mock-key"}
+            server.responder = lambda request: MockResponse(delay=args.delay)
+        options: dict[str, dict[str, Any]] = {}
+        for provider in _PROVIDERS.values():
+            use_mock, why = plans[provider.name]
+            options[provider.name], where = _endpoint(provider, use_mock, server.url if server else None)
+            print(f"{provider.title}: {where}" + (f" ({why})." if why else "."))
         if server is not None:
-            missing = [
-                n
-                for n, real in (("OPENAI_API_KEY", real_openai), ("ANTHROPIC_API_KEY", real_anthropic))
-                if not real
-            ]
-            print(
-                f"No {' / '.join(missing)}: those answers come from streamkit's built-in mock\n"
-                f"server on {server.url} (real HTTP over loopback, in each provider's wire format)."
-            )
-        ttft = _FirstToken()
-        callbacks = [StreamingStdOutCallbackHandler(), ttft]
+            print("The mock server speaks each provider's format over real HTTP on this machine.")
+        callbacks = [StreamingStdOutCallbackHandler(), stats]
+        openai_opts, anthropic_opts = options["openai"], options["anthropic"]
 
         llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
         stack.push_async_callback(llm.aclose)
-        await _seed_prompts(llm, ttft)
+        await _seed_prompts(llm, stats)
 
         _rule("ChatOpenAI, streaming=True, stdout handler")
         chat = ChatOpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
@@ -104,12 +305,12 @@ async def _demo(args: argparse.Namespace) -> int:
 
         claude = Anthropic(streaming=True, callbacks=callbacks, temperature=0, **anthropic_opts)
         stack.push_async_callback(claude.aclose)
-        await _seed_prompts(claude, ttft)
+        await _seed_prompts(claude, stats)
 
         _rule("async for token in chat.stream(...)")
         print('>>> async for token in chat.stream([HumanMessage(content="Tell me a joke.")]):')
         tokens = 0
-        plain = ChatAnthropic(temperature=0, **anthropic_opts)
+        plain = ChatAnthropic(temperature=0, callbacks=[stats], **anthropic_opts)
         stack.push_async_callback(plain.aclose)
         async with plain.stream([HumanMessage(content="Tell me a joke.")]) as stream:
             async for token in stream:
@@ -117,16 +318,18 @@ async def _demo(args: argparse.Namespace) -> int:
                 print(token, end="", flush=True)
         usage = stream.result.llm_output["token_usage"] if stream.result.llm_output else {}
         print(f"\n[{tokens} tokens from {type(plain).__name__}; token_usage {usage}]")
+    print()
+    print(stats.summary())
     return 0
 
 
-async def _seed_prompts(llm: OpenAI | Anthropic, ttft: _FirstToken) -> None:
-    """The seed page's two prompt-model examples: a streamed song, then generate()."""
+async def _seed_prompts(llm: OpenAI | Anthropic, stats: _Stats) -> None:
+    """Two prompt-model examples: a streamed song, then generate()."""
     name = type(llm).__name__
     _rule(f"{name}, streaming=True, stdout handler")
     print('>>> await llm("Write me a song about sparkling water.")')
     text = await llm("Write me a song about sparkling water.")
-    print(f"\n[returned a str of {len(text)} characters; first token after {_ms(ttft.first)}]")
+    print(f"\n[returned a str of {len(text)} characters; first token after {_ms(stats.last_ttft)}]")
     _rule(f"{name}.generate(), token usage while streaming")
     print('>>> result = await llm.generate(["Tell me a joke."])')
     result = await llm.generate(["Tell me a joke."])
@@ -134,63 +337,369 @@ async def _seed_prompts(llm: OpenAI | Anthropic, ttft: _FirstToken) -> None:
     _print_result(result)
 
 
-def _ms(seconds: float | None) -> str:
-    return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
+# -- chat --------------------------------------------------------------------
 
 
-async def _chat(args: argparse.Namespace) -> int:
+class _NoKey(Exception):
+    """No API key for the official API: a usage error, explained."""
+
+
+def _default_model(provider: str) -> str:
+    model_class = ChatAnthropic if provider == "anthropic" else ChatOpenAI
+    return str(model_class.model_fields["model"].default)
+
+
+def _chat_target(args: argparse.Namespace) -> _Target:
+    provider = _PROVIDERS[args.provider]
+    if args.base_url:
+        base_url, source = args.base_url, "--base-url"
+    elif _env(provider.url_env):
+        base_url, source = str(_env(provider.url_env)), provider.url_env
+    else:
+        base_url, source = provider.official, "default"
+    target = _Target(provider, base_url, source, args.model or _default_model(provider.name))
+    official = urlsplit(provider.official).hostname
+    if not _env(provider.key_env) and urlsplit(base_url).hostname == official:
+        raise _NoKey(
+            f"no API key for {provider.title}: set the {provider.key_env} environment variable "
+            f"(export {provider.key_env}=...), or use --base-url to reach a server that needs no key.\n"
+            "To try streamkit without a key: streamkit demo, or streamkit mock."
+        )
+    return target
+
+
+async def _chat(args: argparse.Namespace, target: _Target, out: _Terminal) -> int:
     messages: list[Any] = []
     if args.system:
         messages.append(SystemMessage(content=args.system))
     messages.append(HumanMessage(content=args.prompt))
-    options: dict[str, Any] = {"temperature": args.temperature}
-    if args.model:
-        options["model"] = args.model
+    options: dict[str, Any] = {"temperature": args.temperature, "model": target.model}
     if args.base_url:
         options["base_url"] = args.base_url
-    model_class = ChatAnthropic if args.provider == "anthropic" else ChatOpenAI
+    model_class = ChatAnthropic if target.provider.name == "anthropic" else ChatOpenAI
+    started = time.perf_counter()
+    first: float | None = None
+    pieces = 0
     async with model_class(**options) as chat:
         async with chat.stream(messages) as stream:
             async for token in stream:
-                sys.stdout.write(token)
-                sys.stdout.flush()
-        print()
-        usage = stream.result.llm_output or {}
-        print(f"[{usage.get('model_name')}; token_usage {usage.get('token_usage')}]", file=sys.stderr)
+                if first is None:
+                    first = time.perf_counter()
+                pieces += 1
+                out.write(token)
+                out.flush()
+        ended = time.perf_counter()
+        out.fresh_line()
+        llm_output = stream.result.llm_output or {}
+    usage = llm_output.get("token_usage") or {}
+    tokens = usage.get("completion_tokens") or pieces
+    served_by = llm_output.get("model_name") or target.model
+    print(
+        f"[{served_by} at {target.base_url}] time to first token "
+        f"{_ms(first - started if first is not None else None)}, "
+        f"{_rate(tokens, ended - first if first is not None else None)}, {_usage_text(usage)}",
+        file=sys.stderr,
+    )
     return 0
 
 
+# -- mock --------------------------------------------------------------------
+
+
+async def _mock(args: argparse.Namespace) -> int:
+    from .testing import MockResponse, MockServer, RecordedRequest
+
+    server = MockServer(port=args.port)
+    try:
+        await server.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(
+            f"streamkit: error: cannot listen on 127.0.0.1:{args.port} ({reason}); "
+            "choose another port with --port (--port 0 picks a free one)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    served = 0
+
+    def respond(request: RecordedRequest) -> MockResponse:
+        nonlocal served
+        served += 1
+        if not args.quiet:
+            body = request.json if isinstance(request.json, dict) else {}
+            model = body.get("model", "?")
+            streamed = "streamed" if body.get("stream") else "not streamed"
+            print(f"{request.method} {request.path}  model={model}  {streamed}", file=sys.stderr, flush=True)
+        return MockResponse(text=args.reply, delay=args.delay, chunk_size=args.chunk_size)
+
+    server.responder = respond
+    print(
+        f"streamkit mock server on {server.url} (Ctrl-C to stop)\n"
+        "\n"
+        "Point any OpenAI- or Anthropic-style client at it, in any language:\n"
+        "\n"
+        f"  export OPENAI_BASE_URL={server.openai_base_url}\n"
+        f"  export ANTHROPIC_BASE_URL={server.anthropic_base_url}\n"
+        "\n"
+        "Any API key is accepted (official SDKs insist on having one: OPENAI_API_KEY=mock works).\n"
+        "It answers POST /v1/chat/completions, /v1/completions and /v1/messages, streamed or not.",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows: KeyboardInterrupt instead
+            pass
+    try:
+        await stop.wait()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        await server.close()
+    print(f"stopped after {served} request{'s' if served != 1 else ''}.", file=sys.stderr)
+    return 0
+
+
+# -- errors --------------------------------------------------------------------
+
+_CONNECT = re.compile(r"Cannot connect to host (?P<host>\S+)(?: ssl:\S+)? \[(?P<reason>.*)\]")
+
+
+def _describe(exc: StreamkitError, target: _Target | None) -> str:
+    """The message for an error: what happened, at which URL, and what to change."""
+    text = re.sub(r" ssl:default\b", "", str(exc))  # aiohttp's TLS note, printed even for http://
+    name = type(exc).__name__
+    if isinstance(exc, NotFoundError) and target is not None:
+        return f"{name}: {text} (from {target.url})\n{_not_found_hint(target)}"
+    if isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError):
+        match = _CONNECT.search(text)
+        where = target.url if target is not None else (match["host"] if match else "the server")
+        if match:
+            reason = match["reason"]
+            if "Connect call failed" in reason or "refused" in reason.lower():
+                reason = "nothing answered there (connection refused)"
+            elif "not known" in reason or "resolution" in reason.lower() or "nodename" in reason:
+                reason = "the host name could not be resolved"
+            text = f"could not connect to {where}: {reason}"
+        elif target is not None:
+            text = f"{text} (while talking to {target.url})"
+        if target is not None:
+            text += f"\n{_where_from(target)}"
+        return f"{name}: {text}"
+    if isinstance(exc, APITimeoutError) and target is not None:
+        return f"{name}: {text} (while talking to {target.url})"
+    if isinstance(exc, AuthenticationError) and target is not None:
+        return f"{name}: {text}\nhint: check the key in {target.provider.key_env}"
+    return f"{name}: {text}"
+
+
+def _where_from(target: _Target) -> str:
+    if target.source == "--base-url":
+        return "hint: is the server running, and is --base-url right?"
+    if target.source == "default":
+        return f"hint: check your network connection (or set --base-url / {target.provider.url_env})"
+    return f"hint: is the server running, and is {target.source} right? (--base-url overrides it)"
+
+
+def _not_found_hint(target: _Target) -> str:
+    """Why a 404 probably happened, and the base URL to try instead."""
+    base = target.base_url.rstrip("/")
+    path = urlsplit(base).path
+    suggestion: str | None = None
+    why = ""
+    if target.provider.name == "openai":
+        for endpoint in ("/chat/completions", "/completions"):
+            if path.endswith(endpoint):
+                suggestion = base[: -len(endpoint)]
+                why = f"the base URL should stop before {endpoint} (streamkit adds it)"
+                break
+        else:
+            if path.endswith("/v1/v1"):
+                suggestion, why = base[:-3], "the base URL has /v1 twice"
+            elif not path.endswith("/v1"):
+                suggestion = base + "/v1"
+                why = "OpenAI-style servers serve under /v1, and the base URL includes it"
+    else:
+        if path.endswith("/v1/messages"):
+            suggestion, why = base[: -len("/v1/messages")], "the base URL should stop before /v1/messages"
+        elif path.endswith("/v1"):
+            suggestion = base[:-3]
+            why = "for --provider anthropic the base URL has no /v1 (streamkit adds /v1/messages)"
+    if suggestion is None:
+        return (
+            f"hint: check the model name (--model {target.model}) and that the server at {base} "
+            f"speaks the {target.provider.title} format (--provider)"
+        )
+    if target.source == target.provider.url_env:
+        return f"hint: {why}: set {target.provider.url_env}={suggestion} (or pass --base-url {suggestion})"
+    return f"hint: {why}: try --base-url {suggestion}"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _silence_stdout() -> None:
+    """After the reader went away: send what is left to /dev/null, so exiting does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# -- entry point -----------------------------------------------------------------
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streamkit", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo", help="run the seed page's examples (offline on the mock server without a key)"
+    parser = argparse.ArgumentParser(prog="streamkit", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"streamkit {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser(
+        "chat",
+        help="stream one answer to the terminal",
+        description="Ask one question and stream the answer to the terminal as it is written.",
+        epilog=(
+            "The API key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. The answer goes to standard "
+            "output; a summary line (time to first token, tokens per second, token usage) goes to "
+            "standard error, so 'streamkit chat ... > answer.txt' keeps only the answer."
+        ),
     )
-    demo.add_argument("--mock", action="store_true", help="use the built-in mock server even if a key is set")
-    demo.add_argument("--delay", type=float, default=0.02, help="mock seconds per token (default 0.02)")
-    chat = sub.add_parser("chat", help="stream one answer to the terminal")
-    chat.add_argument("prompt")
-    chat.add_argument("--model", help="model name (default: ChatOpenAI's default)")
+    chat.add_argument("prompt", help="what to ask")
     chat.add_argument(
-        "--provider", choices=("openai", "anthropic"), default="openai", help="wire format (default openai)"
+        "--model",
+        help=(
+            f"model name (default: {_default_model('openai')}, "
+            f"or {_default_model('anthropic')} with --provider anthropic)"
+        ),
     )
-    chat.add_argument("--base-url", help="base URL (OpenAI: including /v1; Anthropic: without)")
-    chat.add_argument("--system", help="a system message")
-    chat.add_argument("--temperature", type=float, default=None)
+    chat.add_argument(
+        "--provider",
+        choices=("openai", "anthropic"),
+        default="openai",
+        help=(
+            "the API style the server speaks: openai (Chat Completions; also vLLM, Ollama, LM Studio, "
+            "llama.cpp) or anthropic (Messages). Default: openai"
+        ),
+    )
+    chat.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=(
+            "the server's address. For openai it usually ends in /v1 (default: OPENAI_BASE_URL, else "
+            "https://api.openai.com/v1); for anthropic it has no /v1 (default: ANTHROPIC_BASE_URL, "
+            "else https://api.anthropic.com)"
+        ),
+    )
+    chat.add_argument("--system", metavar="TEXT", help="instructions for the model, sent before the prompt")
+    chat.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        metavar="NUMBER",
+        help="randomness, 0 to 2 (default: the server's)",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="a tour of streaming with OpenAI and Anthropic (offline without API keys)",
+        description=(
+            "Runs the streaming examples with OpenAI and Anthropic: printing tokens as they arrive, "
+            "token usage, iterating tokens yourself. A provider with no API key set is answered by "
+            "a mock server built into streamkit, on this machine; the first lines say which is which."
+        ),
+    )
+    demo.add_argument(
+        "--mock", action="store_true", help="use the built-in mock server even if API keys are set"
+    )
+    demo.add_argument(
+        "--delay",
+        type=float,
+        default=0.02,
+        metavar="SECONDS",
+        help="mock server: pause before each word (0.02)",
+    )
+
+    mock = sub.add_parser(
+        "mock",
+        help="run the built-in mock server for any client, until Ctrl-C",
+        description=(
+            "Runs streamkit's mock server on 127.0.0.1 until Ctrl-C. It answers like the OpenAI and "
+            "Anthropic APIs (streamed or not) without a key or a network, so you can point any "
+            "client at it: the official SDKs, other languages, curl."
+        ),
+    )
+    mock.add_argument(
+        "--port", type=int, default=8765, help="port to listen on (default 8765; 0 picks a free one)"
+    )
+    mock.add_argument(
+        "--reply",
+        metavar="TEXT",
+        help="answer every request with this text (default: a fixed answer that repeats the question)",
+    )
+    mock.add_argument(
+        "--delay", type=float, default=0.02, metavar="SECONDS", help="pause before each word (default 0.02)"
+    )
+    mock.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="BYTES",
+        help=(
+            "send the stream in pieces of this many bytes, to test a client's parsing (default: whole events)"
+        ),
+    )
+    mock.add_argument("--quiet", action="store_true", help="do not print a line per request")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``streamkit`` console script."""
-    args = _parser().parse_args(argv)
-    runner = _demo if args.command == "demo" else _chat
+    """Entry point of the ``streamkit`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "mock" and not 0 <= args.port <= 65535:
+        parser.error("--port must be a number from 0 to 65535")
+    if args.command == "mock" and args.chunk_size is not None and args.chunk_size < 1:
+        parser.error("--chunk-size must be at least 1")
+    out = _Terminal(sys.stdout)
+    sys.stdout = out  # the stdout handler writes through it too
+    target: _Target | None = None
     try:
-        return asyncio.run(runner(args))
-    except StreamkitError as exc:
-        print(f"streamkit: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
+        if args.command == "mock":
+            return asyncio.run(_mock(args))
+        target = _chat_target(args)
+        return asyncio.run(_chat(args, target, out))
+    except _NoKey as exc:
+        print(f"streamkit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        out.fresh_line()
+        # Ctrl-C is how the mock server is meant to stop (where signal handlers cannot be set).
+        return 0 if args.command == "mock" else EXIT_INTERRUPTED
+    except BaseException as exc:
+        if _caused_by(exc, BrokenPipeError):
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        if not isinstance(exc, StreamkitError):
+            raise
+        out.fresh_line()
+        print(f"streamkit: error: {_describe(exc, target)}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        sys.stdout = out.stream
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,6 +61,7 @@ from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
+from .sync import BlockingMixin, warn_if_never_awaited
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
 from .transport import DEFAULT_MAX_CONNECTIONS, Transport, encode_body, resolve_proxy
 
@@ -799,7 +800,7 @@ class StreamingModel(BaseModel):
         return merged
 
 
-class PromptModel(StreamingModel):
+class PromptModel(StreamingModel, BlockingMixin[str, str]):
     """A prompt string in, text out (``OpenAI``, ``Anthropic``)."""
 
     def stream(
@@ -808,6 +809,7 @@ class PromptModel(StreamingModel):
         """Stream one prompt: ``async for token in llm.stream("...")``."""
         return self._prompt_stream(prompt, callbacks, kwargs, streaming=True)
 
+    @warn_if_never_awaited
     async def generate(
         self,
         prompts: Sequence[str],
@@ -838,6 +840,7 @@ class PromptModel(StreamingModel):
         ]
         return await self._generate_streams(streams, max_concurrency, return_exceptions, on_progress)
 
+    @warn_if_never_awaited
     async def __call__(
         self, prompt: str, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> str:
@@ -887,7 +890,7 @@ def _check_tool_json(specs: list[ToolSpec]) -> None:
             raise InvalidArgumentError(f"invalid argument: tools[{i}] ({spec.name!r}): {problem}")
 
 
-class ChatModel(StreamingModel):
+class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
     """Message lists in, ``AIMessage`` out; tools can be bound or given per call."""
 
     _chat_results = True
@@ -965,6 +968,7 @@ class ChatModel(StreamingModel):
         """Stream one conversation's answer: ``async for token in chat.stream([...])``."""
         return self._chat_stream(messages, callbacks, kwargs, streaming=True)
 
+    @warn_if_never_awaited
     async def generate(
         self,
         messages: Sequence[MessagesInput],
@@ -995,6 +999,7 @@ class ChatModel(StreamingModel):
         ]
         return await self._generate_streams(streams, max_concurrency, return_exceptions, on_progress)
 
+    @warn_if_never_awaited
     async def __call__(
         self, messages: MessagesInput, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> AIMessage:
