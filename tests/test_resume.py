@@ -98,12 +98,18 @@ async def test_reconnect_mid_answer_gets_the_rest_exactly_once(
         assert entry.end is None and mock_server.active == 1
 
         reconnect = {**headers, "Last-Event-ID": first[-1].id}
+        sent = time.perf_counter()
         async with client.post(app.url, json={"prompt": "hi"}, headers=reconnect) as resp2:
             assert resp2.status == 200
-            rest = await read_rest(resp2)
+            rest = await read_events(resp2, 1)
+            first_frame = time.perf_counter()
+            rest += await read_rest(resp2)
     assert_whole_answer_once(first, rest)
     assert len(mock_server.requests) == 1  # one generation, no second request
     assert mock_server.disconnects == 0 and mock_server.completed == 1
+    print(
+        f"\nreconnect (same worker, memory): first frame {1000 * (first_frame - sent):.1f} ms after the request"
+    )
 
 
 async def test_no_reconnect_cancels_the_upstream_after_the_grace_period(
