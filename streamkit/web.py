@@ -365,12 +365,20 @@ class SSERelay:
                 poll=self._poll,
                 is_disconnected=self._is_disconnected,
             )
-            if store.grace > 0:
-                store._start(self._produce, name="streamkit-sse-relay")  # the store owns it from now on
-            else:
-                self._task = asyncio.get_running_loop().create_task(
-                    self._produce(), name="streamkit-sse-relay"
-                )
+            try:
+                if store.grace > 0:
+                    store._start(self._produce, name="streamkit-sse-relay")  # the store owns it from now on
+                else:
+                    self._task = asyncio.get_running_loop().create_task(
+                        self._produce(), name="streamkit-sse-relay"
+                    )
+            except BaseException:  # the store closed meanwhile: nothing will write this stream
+                self._closed = True
+                self._tail.close()
+                with anyio.move_on_after(5.0, shield=True):
+                    await store._finished(self._handle)
+                await self._stream.aclose()
+                raise
         try:
             return await self._tail.__anext__()
         except StopAsyncIteration:

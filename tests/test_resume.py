@@ -340,3 +340,38 @@ def test_bad_store_settings_are_refused() -> None:
     for kwargs in ({"grace": -1}, {"grace": float("inf")}, {"max_frames": 1}, {"max_streams": 0}):
         with pytest.raises(InvalidArgumentError):
             ResumeBuffer(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_store_failure_ends_the_stream_explicitly(
+    mock_server: MockServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store stops taking frames mid-answer: the upstream is closed, the failure logged, the client told."""
+    mock_server.enqueue(MockResponse(text=ANSWER, delay=0.01))
+    store = ResumeBuffer(grace=10.0)
+    real_append = store._append
+
+    async def failing_append(handle: Any, seq: int, frame: bytes, end: bool) -> None:
+        if seq > 3:
+            raise ConnectionError("the store went away")
+        await real_append(handle, seq, frame, end)
+
+    store._append = failing_append  # type: ignore[method-assign]
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, api_key="k") as chat, store:
+        frames = [f async for f in sse_events(chat.stream("hi"), resume=store, owner="alice")]
+        assert await mock_server.wait_for_disconnect(2.0)
+    events = decode(b"".join(frames))
+    assert [e.event for e in events] == ["token"] * 3 + ["error"]
+    assert json.loads(events[-1].data)["type"] == "StreamInterrupted"
+    assert "the resume store failed" in caplog.text
+
+
+async def test_a_store_closed_before_the_first_frame_starts_nothing(mock_server: MockServer) -> None:
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, api_key="k") as chat:
+        store = ResumeBuffer(grace=10.0)
+        async with store:
+            relay = sse_events(chat.stream("hi"), resume=store, owner="alice")
+        with pytest.raises(StreamStateError, match="closed"):
+            await relay.__anext__()
+        entry = next(iter(store._streams.values()))
+        assert not entry.live and entry.readers == 0
+    assert mock_server.requests == []
