@@ -48,11 +48,15 @@ upstream stream at once, which closes the provider connection and stops
 the generation (and the bill). aiohttp: the relay watches the transport
 between events, so it notices within ``poll`` seconds (0.1 by default) even
 while the model is silent; ASGI: the framework cancels the iteration on
-``http.disconnect``.
+``http.disconnect`` (or calls ``aclose()``). With a resume store whose
+``grace`` is over 0, the store cancels it instead, once nobody has read the
+stream for ``grace`` seconds (see Resume below).
 
 Back-pressure: frames pass through a small bounded queue; a slow client
 makes ``write`` wait, the queue fills, and the relay stops reading
-upstream, so memory per relayed stream stays bounded.
+upstream, so memory per relayed stream stays bounded. With a resume store,
+the upstream reader waits once it is ``max_frames // 2`` frames ahead of
+an attached client.
 
 Resume: give a store (:class:`ResumeBuffer` in memory, or
 :class:`streamkit.resume_redis.RedisResumeStore` shared by worker
