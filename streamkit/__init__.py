@@ -34,6 +34,7 @@ from .errors import (
 from .messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from .openai import ChatOpenAI, OpenAI
 from .results import ChatGeneration, Generation, LLMResult, RunInfo
+from .smoothing import smooth
 
 __version__ = "0.1.0"
 
@@ -78,4 +79,5 @@ __all__ = [
     "ToolCall",
     "ToolMessage",
     "__version__",
+    "smooth",
 ]

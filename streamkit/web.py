@@ -48,35 +48,51 @@ upstream stream at once, which closes the provider connection and stops
 the generation (and the bill). aiohttp: the relay watches the transport
 between events, so it notices within ``poll`` seconds (0.1 by default) even
 while the model is silent; ASGI: the framework cancels the iteration on
-``http.disconnect``.
+``http.disconnect`` (or calls ``aclose()``). With a resume store whose
+``grace`` is over 0, the store cancels it instead, once nobody has read the
+stream for ``grace`` seconds (see Resume below).
 
 Back-pressure: frames pass through a small bounded queue; a slow client
 makes ``write`` wait, the queue fills, and the relay stops reading
-upstream, so memory per relayed stream stays bounded.
+upstream, so memory per relayed stream stays bounded. With a resume store,
+the upstream reader waits once it is ``max_frames // 2`` frames ahead of
+an attached client.
 
-Resume: give a :class:`ResumeBuffer` *and* an ``owner`` and a reconnecting
-client's ``Last-Event-ID`` (the header ``EventSource`` sends on reconnect:
-WHATWG HTML, "Server-sent events",
-https://html.spec.whatwg.org/multipage/server-sent-events.html) replays
-the frames it missed (bounded per stream and in number of streams). The
-upstream is not kept running for absent clients: a stream whose client
-left mid-answer replays what was relayed, without a ``done``/``error``,
-and a replay from the last id on is empty. What is guaranteed:
+Resume: give a store (:class:`ResumeBuffer` in memory, or
+:class:`streamkit.resume_redis.RedisResumeStore` shared by worker
+processes) *and* an ``owner``. Every frame then goes through the store: the
+response reads it back from there, and a reconnecting client's
+``Last-Event-ID`` (the header ``EventSource`` sends on reconnect: WHATWG
+HTML, "Server-sent events",
+https://html.spec.whatwg.org/multipage/server-sent-events.html) gets the
+frames it missed and then the live rest of the stream, each exactly once
+and in order, ending with ``done`` or ``error``. With the store's ``grace``
+(seconds, default 0) the upstream keeps running that long after its
+client leaves, so a client that comes back in time loses nothing; one that
+does not come back has its upstream cancelled, and a late reconnect gets
+what was relayed and then an ``error`` frame of type ``StreamAbandoned``
+(with ``grace=0`` that happens as soon as the client leaves). The cost of
+``grace`` (the model keeps generating, and billing, for nobody) and who
+owns the upstream while its client is away: :mod:`streamkit.resume`. What
+is guaranteed:
 
 - ``owner`` is a non-empty ``str`` the application derives from its own
   session or authentication (a random per-visitor cookie token, a user
   id): whoever started a stream. A stream is replayed only to a request
   with the same owner (compared with :func:`hmac.compare_digest` on SHA-256
-  digests; the buffer keeps the digest, not the owner). ``resume`` without
+  digests; the store keeps the digest, not the owner). ``resume`` without
   an owner raises :class:`~streamkit.errors.InvalidArgumentError` naming
-  ``owner`` at call time (before anything is sent): a buffer shared by all
-  visitors with no owner would serve anyone's answer to anyone.
+  ``owner`` at call time (before anything is sent): a store shared by all
+  visitors with no owner would serve anyone's answer to anyone. A store
+  with ``grace > 0`` that was not entered (``async with``) raises
+  :class:`~streamkit.errors.StreamStateError` at call time.
 - A ``Last-Event-ID`` that cannot be replayed — unknown stream, evicted
-  (expired) frames, another owner's stream, or malformed (not exactly
-  ``<id>:<ASCII digits>``: non-ASCII digits, more than 18 digits, a sign,
-  empty, no colon, over 160 characters) — gets one and the same answer,
-  so ownership cannot be probed: HTTP 200 with the SSE headers and a
-  single frame, without an ``id``::
+  or expired, frames after it gone, past the stream's last frame, another
+  owner's stream, or malformed (not exactly ``<id>:<ASCII digits>``:
+  non-ASCII digits, more than 18 digits, a sign, empty, no colon, over 160
+  characters) — gets one and the same answer, so ownership cannot be
+  probed: HTTP 200 with the SSE headers and a single frame, without an
+  ``id``::
 
       event: error
       data: {"type": "ResumeUnavailable", "message": "This stream cannot be resumed: ..."}
@@ -84,24 +100,30 @@ and a replay from the last id on is empty. What is guaranteed:
   The new stream passed in is then closed unopened (nothing is generated).
   Parsing never raises. An ``EventSource`` client should ``close()`` on
   ``error`` (and on ``done``), or it reconnects.
+- A stream that stopped without a terminal frame (a Redis worker died
+  mid-answer) ends, after its frames, with an ``error`` frame of type
+  ``StreamInterrupted`` (no ``id``); a client that falls more than the
+  store's ``max_frames`` behind gets the ``ResumeUnavailable`` frame.
+  A client that already has the terminal frame gets no frames.
 - Without ``resume``, ``Last-Event-ID`` is ignored: the request starts a
   new stream, as it would without the header.
+
+Smoothing: ``smooth=Smoothing(chunking="word", delay_ms=10)`` re-chunks the
+answer (and reasoning) text into whole words or lines, paced, before it is
+framed (see :mod:`streamkit.smoothing`); off by default.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import re
-import secrets
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+import anyio
 from aiohttp import web
 
 from .adapter import ResponseStream
@@ -110,11 +132,11 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
-    InvalidArgumentError,
     OutputParserError,
     OverloadedError,
     RateLimitError,
     RefusalError,
+    StreamAbandoned,
     StreamkitError,
 )
 from .events import (
@@ -129,12 +151,16 @@ from .events import (
 )
 from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
+from .resume import ResumeBuffer, ResumeStore, _new_stream_id, _owner_digest, _parse_event_id
+from .smoothing import Smoothing, SmoothStream
 from .structured import PartialObject, StructuredStream, jsonable
 
 __all__ = [
     "RESUME_UNAVAILABLE",
     "SSE_HEADERS",
+    "STREAM_INTERRUPTED",
     "ResumeBuffer",
+    "ResumeStore",
     "SSERelay",
     "done_payload",
     "safe_error",
@@ -168,42 +194,29 @@ _RESUME_UNAVAILABLE_FRAME = (
     ).encode()
     + b"\n\n"
 )
-# ``<stream id>:<n>``; the id part as ``secrets.token_urlsafe`` spells it (or a
-# caller's own ``record`` ids), ``n`` in ASCII digits only: ``int()`` would take
-# Arabic-Indic or fullwidth digits, and raise on a superscript or on 5,000 digits.
-_EVENT_ID = re.compile(r"([A-Za-z0-9_-]{1,128}):([0-9]{1,18})")
-_MAX_EVENT_ID = 160
+#: The ``type`` of the ``error`` frame that ends a resumed stream which stopped without its end.
+STREAM_INTERRUPTED = "StreamInterrupted"
+_INTERRUPTED_FRAME = (
+    b"event: error\ndata: "
+    + json.dumps(
+        {"type": STREAM_INTERRUPTED, "message": "This stream stopped before its end and cannot continue."},
+        separators=(",", ":"),
+    ).encode()
+    + b"\n\n"
+)
 
-
-def _new_stream_id() -> str:
-    """A fresh, unguessable stream id: 128 random bits, 22 URL-safe characters."""
-    return secrets.token_urlsafe(16)
-
-
-def _owner_digest(owner: object, where: str) -> bytes:
-    """SHA-256 of a checked owner; raises InvalidArgumentError naming ``owner``."""
-    if not isinstance(owner, str) or not owner:
-        raise InvalidArgumentError(
-            f"{where}: a resume buffer needs owner=<a non-empty str from your session or auth> "
-            "(whoever started the stream; only they may replay it); "
-            f"got owner={owner!r}"
-        )
-    return hashlib.sha256(owner.encode("utf-8", "surrogatepass")).digest()
-
-
-def _parse_event_id(last_event_id: object) -> tuple[str, int] | None:
-    """``(stream id, n)`` from a ``Last-Event-ID``, or None if it is not one of ours. Never raises."""
-    if not isinstance(last_event_id, str) or len(last_event_id) > _MAX_EVENT_ID:
-        return None
-    match = _EVENT_ID.fullmatch(last_event_id)
-    if match is None:
-        return None
-    return match.group(1), int(match.group(2))
+#: A relayed stream: a model stream, a structured one, or either smoothed.
+Relayable = ResponseStream | StructuredStream[Any] | SmoothStream
 
 
 def _frame(event: str, event_id: str, data: Any) -> bytes:
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"event: {event}\nid: {event_id}\ndata: {payload}\n\n".encode()
+
+
+def _unnumbered_frame(event: str, data: Any) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
 def safe_error(error: BaseException) -> dict[str, Any]:
@@ -224,6 +237,8 @@ def safe_error(error: BaseException) -> dict[str, Any]:
         message = "The model declined to answer."
     elif isinstance(error, OutputParserError):
         message = "The model's answer did not match the expected format."
+    elif isinstance(error, StreamAbandoned):
+        message = "The answer was stopped: its client left and did not come back in time."
     elif isinstance(error, StreamkitError):
         message = "The model's response was interrupted."
     else:
@@ -268,91 +283,40 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
     return payload
 
 
-class ResumeBuffer:
-    """Recent frames of recent streams, each with its owner, for ``Last-Event-ID`` replay.
-
-    Bounded both ways: at most ``max_streams`` streams (the oldest is
-    evicted) of at most ``max_frames`` frames each (the oldest frames go).
-    A stream's owner is fixed by its first :meth:`record`; only that owner
-    can :meth:`replay` it. One buffer per process serves every visitor.
-    """
-
-    def __init__(self, *, max_streams: int = 256, max_frames: int = 4096) -> None:
-        self.max_streams = max_streams
-        self.max_frames = max_frames
-        self._streams: OrderedDict[str, tuple[bytes, deque[tuple[int, bytes]]]] = OrderedDict()
-        # Compared against when the stream is unknown, so an unknown id and
-        # another owner's id take the same path.
-        self._nobody = secrets.token_bytes(32)
-
-    def record(self, stream_id: str, seq: int, frame: bytes, *, owner: str) -> None:
-        """Keep ``frame`` (event ``seq`` of ``stream_id``) for ``owner``.
-
-        Raises InvalidArgumentError if ``owner`` is empty or not a str, or
-        differs from the owner the stream was first recorded for.
-        """
-        self._record(stream_id, seq, frame, _owner_digest(owner, "ResumeBuffer.record()"))
-
-    def _record(self, stream_id: str, seq: int, frame: bytes, digest: bytes) -> None:
-        entry = self._streams.get(stream_id)
-        if entry is None:
-            entry = self._streams[stream_id] = (digest, deque(maxlen=self.max_frames))
-            while len(self._streams) > self.max_streams:
-                self._streams.popitem(last=False)
-        elif not hmac.compare_digest(entry[0], digest):
-            raise InvalidArgumentError(
-                f"ResumeBuffer.record(): stream {stream_id!r} belongs to another owner"
-            )
-        entry[1].append((seq, frame))
-
-    def replay(self, last_event_id: str, *, owner: str) -> list[bytes] | None:
-        """The frames after ``last_event_id`` (``"<stream id>:<n>"``), if ``owner`` may have them.
-
-        None — the same None whatever the reason — if the id is malformed,
-        the stream is unknown or evicted, frames after ``n`` are gone
-        (refuse rather than skip), or the stream belongs to another owner.
-        ``[]`` if the owner already has every frame. Never raises for a bad
-        ``last_event_id``; raises InvalidArgumentError for a bad ``owner``.
-        """
-        return self._replay(last_event_id, _owner_digest(owner, "ResumeBuffer.replay()"))
-
-    def _replay(self, last_event_id: str, digest: bytes) -> list[bytes] | None:
-        parsed = _parse_event_id(last_event_id)
-        entry = self._streams.get(parsed[0]) if parsed is not None else None
-        owned = hmac.compare_digest(entry[0] if entry is not None else self._nobody, digest)
-        if parsed is None or entry is None or not owned:
-            return None
-        seq = parsed[1]
-        frames = entry[1]
-        if frames and frames[0][0] > seq + 1:
-            return None  # the frames it missed are gone: say so rather than skip them
-        return [frame for n, frame in frames if n > seq]
-
-
 class SSERelay:
     """Async iterator of SSE frames (``bytes``) for one model stream.
 
-    Reads the upstream stream on its own task (so heartbeats can be sent
-    while it is silent) through a bounded queue. ``aclose()`` — or any exit
-    from iteration, cancellation included — cancels the upstream at once.
-    ``stream_id`` is fresh and unguessable (see the module docstring). With
-    ``resume``, every frame is recorded for ``owner``; ``resume`` without a
-    non-empty ``owner`` raises InvalidArgumentError naming ``owner``.
+    Reads the upstream stream on a task of its own (so heartbeats can be
+    sent while it is silent). Without ``resume``, frames pass through a
+    bounded queue, and ``aclose()`` — or any exit from iteration,
+    cancellation included — cancels the upstream at once. With ``resume``
+    (a :class:`ResumeStore`), every frame goes into the store for ``owner``
+    and is read back from it; leaving cancels the upstream at once if the
+    store's ``grace`` is 0, else the store keeps it running (and owns its
+    task) until nobody has read the stream for ``grace`` seconds.
+    ``stream_id`` is fresh and unguessable (see the module docstring).
+    ``resume`` without a non-empty ``owner`` raises InvalidArgumentError
+    naming ``owner``; a store with ``grace > 0`` that was not entered raises
+    StreamStateError. ``smooth``: re-chunk and pace the text (see
+    :class:`~streamkit.smoothing.Smoothing`).
     """
 
     def __init__(
         self,
-        stream: ResponseStream | StructuredStream[Any],
+        stream: Relayable,
         *,
         heartbeat: float = 15.0,
         queue_size: int = 32,
-        resume: ResumeBuffer | None = None,
+        resume: ResumeStore | None = None,
         owner: str | None = None,
         is_disconnected: Callable[[], bool] | None = None,
         poll: float = 0.1,
+        smooth: Smoothing | None = None,
     ) -> None:
         self._owner_digest = _owner_digest(owner, "SSERelay()") if resume is not None else b""
-        self._stream = stream
+        if resume is not None:
+            resume._check_open("SSERelay()")
+        self._stream: Relayable = smooth.wrap(stream) if smooth is not None else stream
         self._heartbeat = heartbeat
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
@@ -362,6 +326,8 @@ class SSERelay:
         self.stream_id = _new_stream_id()
         self._seq = 0
         self._closed = False
+        self._handle: Any = None  # the stream in the store
+        self._tail: _Tail | None = None
 
     def __aiter__(self) -> SSERelay:
         return self
@@ -369,6 +335,8 @@ class SSERelay:
     async def __anext__(self) -> bytes:
         if self._closed:
             raise StopAsyncIteration
+        if self._resume is not None:
+            return await self._next_stored(self._resume)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._read(), name="streamkit-sse-relay")
         try:
@@ -382,6 +350,50 @@ class SSERelay:
             raise StopAsyncIteration
         frame: bytes = item
         return frame
+
+    async def _next_stored(self, store: ResumeStore) -> bytes:
+        """With a store: start the upstream reader into it once, then tail the stream from it."""
+        if self._tail is None:
+            try:
+                self._handle = await store._create(self.stream_id, self._owner_digest)
+            except BaseException:
+                self._closed = True
+                await self._stream.aclose()
+                raise
+            # Attached before the upstream reader starts, so it never sees an unread stream.
+            self._tail = _Tail(
+                store,
+                self._handle,
+                0,
+                heartbeat=self._heartbeat,
+                poll=self._poll,
+                is_disconnected=self._is_disconnected,
+            )
+            try:
+                if store.grace > 0:
+                    store._start(self._produce, name="streamkit-sse-relay")  # the store owns it from now on
+                else:
+                    self._task = asyncio.get_running_loop().create_task(
+                        self._produce(), name="streamkit-sse-relay"
+                    )
+            except BaseException:  # the store closed meanwhile: nothing will write this stream
+                self._closed = True
+                self._tail.close()
+                with anyio.move_on_after(5.0, shield=True):
+                    await store._finished(self._handle)
+                await self._stream.aclose()
+                raise
+        try:
+            return await self._tail.__anext__()
+        except StopAsyncIteration:
+            self._closed = True
+            self._tail.close()
+            if self._task is not None:
+                await self._task
+            raise
+        except BaseException:
+            self._cancel()
+            raise
 
     async def _next_item(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -404,12 +416,38 @@ class SSERelay:
         self._seq += 1
         return self._seq, f"{self.stream_id}:{self._seq}"
 
-    async def _emit(self, event: str, data: Any) -> None:
+    async def _emit(self, event: str, data: Any, *, end: bool = False) -> None:
         seq, event_id = self._next_id()
         frame = _frame(event, event_id, data)
         if self._resume is not None:
-            self._resume._record(self.stream_id, seq, frame, self._owner_digest)
-        await self._queue.put(frame)
+            await self._resume._append(self._handle, seq, frame, end)
+        else:
+            await self._queue.put(frame)
+
+    async def _produce(self) -> None:
+        """With a store: read upstream into it until the end, or until nobody has read it for ``grace`` s.
+
+        Owned by the store's task group (``grace > 0``) or by this relay
+        (``grace == 0``: cancelled when the client leaves). Never raises
+        but for cancellation: a store failure is logged.
+        """
+        store = self._resume
+        assert store is not None
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    await store._unattended(self._handle)
+                    group.cancel_scope.cancel()  # nobody came back in time: stop generating
+
+                group.start_soon(watch)
+                await self._read()
+                group.cancel_scope.cancel()
+        except Exception:
+            logger.exception("streamkit.web: the resume store failed; the upstream was closed")
+        finally:
+            with anyio.move_on_after(5.0, shield=True):
+                await store._finished(self._handle)
 
     async def _read(self) -> None:
         stream = self._stream
@@ -449,15 +487,31 @@ class SSERelay:
                         )
                     elif isinstance(event, PartialObject) and not event.final:  # the final one: in done
                         await self._emit("object", {"parsed": event.data})
-                await self._emit("done", done_payload(stream.result))
+                await self._emit("done", done_payload(stream.result), end=True)
         except Exception as exc:
             if not isinstance(exc, StreamkitError):
                 logger.exception("streamkit.web: the relayed stream failed")
-            await self._emit("error", safe_error(exc))
-        await self._queue.put(_END)
+            await self._emit("error", safe_error(exc), end=True)
+        except BaseException:
+            if self._resume is not None:
+                # Cancelled: the client left (and did not come back within the
+                # grace period), or the app is shutting down. Say so in the
+                # store, so a reconnect ends explicitly instead of waiting.
+                abandoned = StreamAbandoned(
+                    "the client left and did not come back in time", partial_result=stream.partial_result
+                )
+                with anyio.move_on_after(5.0, shield=True):
+                    await self._emit("error", safe_error(abandoned), end=True)
+            raise
+        if self._resume is None:
+            await self._queue.put(_END)
 
     def _cancel(self) -> None:
         self._closed = True
+        if self._tail is not None:
+            self._tail.close()
+            if self._resume is not None and self._resume.grace > 0:
+                return  # the store keeps the upstream running for the grace period
         task = self._task
         if task is not None and not task.done():
             # Cancelling the reader cancels the upstream read, which closes the
@@ -465,14 +519,14 @@ class SSERelay:
             task.cancel()
 
     async def aclose(self) -> None:
-        """Stop relaying: cancel the upstream stream now."""
+        """Stop relaying: cancel the upstream stream now (with a store's grace period: in ``grace`` s)."""
         self._cancel()
         task = self._task
         if task is not None:
             # Shielded and bounded: this often runs while a cancellation is
             # being delivered, and the reader needs a moment to close upstream.
             await asyncio.shield(asyncio.wait({task}, timeout=5.0))
-        else:
+        elif self._tail is None:
             await self._stream.aclose()
 
     async def __aenter__(self) -> SSERelay:
@@ -484,63 +538,209 @@ class SSERelay:
         await self.aclose()
 
 
+class _Tail:
+    """A stream's frames read back from a store, live: what was missed, then the rest as it comes.
+
+    Ends after the terminal frame (``done``/``error``); a stream that
+    stopped without one ends with a ``StreamInterrupted`` error frame, a
+    reader whose frames were trimmed away with the ``ResumeUnavailable``
+    one, a store failure with an ``InternalError`` one (logged). While
+    nothing comes: a keep-alive every ``heartbeat`` seconds, and
+    ConnectionResetError once ``is_disconnected()`` says so (checked every
+    ``poll`` seconds). Attached to the stream (it counts as read) from
+    creation until the end or :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        store: ResumeStore,
+        handle: Any,
+        after: int,
+        *,
+        heartbeat: float,
+        poll: float,
+        is_disconnected: Callable[[], bool] | None,
+    ) -> None:
+        self._store = store
+        self._handle = handle
+        self._after = after
+        self._heartbeat = heartbeat
+        self._wait = min(poll, heartbeat, store._max_wait)
+        self._is_disconnected = is_disconnected
+        self._pending: deque[bytes] = deque()
+        self._done = False
+        store._attach(handle)
+        self._attached = True
+
+    async def __anext__(self) -> bytes:
+        if self._pending:
+            return self._pending.popleft()
+        if self._done:
+            raise StopAsyncIteration
+        loop = asyncio.get_running_loop()
+        silent_since = loop.time()
+        while True:
+            try:
+                batch = await self._store._read(self._handle, self._after, self._wait)
+            except Exception as exc:
+                logger.exception("streamkit.web: reading from the resume store failed")
+                self._finish()
+                return _unnumbered_frame("error", safe_error(exc))
+            if batch is None:
+                self._finish()
+                return _RESUME_UNAVAILABLE_FRAME
+            if batch.frames:
+                self._after = batch.frames[-1][0]
+                self._pending.extend(frame for _, frame in batch.frames)
+                if batch.end:
+                    self._finish()
+                return self._pending.popleft()
+            if batch.end:
+                self._finish()
+                raise StopAsyncIteration
+            if not batch.live:
+                self._finish()
+                return _INTERRUPTED_FRAME
+            if self._is_disconnected is not None and self._is_disconnected():
+                raise ConnectionResetError("the client went away")
+            if loop.time() - silent_since >= self._heartbeat:
+                return _KEEPALIVE
+
+    def _finish(self) -> None:
+        self._done = True
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading: the stream no longer counts this client as there."""
+        if self._attached:
+            self._attached = False
+            self._store._detach(self._handle)
+
+
 def sse_events(
-    stream: ResponseStream | StructuredStream[Any],
+    stream: Relayable,
     *,
     heartbeat: float = 15.0,
-    resume: ResumeBuffer | None = None,
+    resume: ResumeStore | None = None,
     owner: str | None = None,
     last_event_id: str | None = None,
     is_disconnected: Callable[[], bool] | None = None,
+    smooth: Smoothing | None = None,
 ) -> SSERelay | _Replay:
     """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
 
     Send :data:`SSE_HEADERS` with it (``media_type="text/event-stream"``
     covers the first; add ``Cache-Control`` and ``X-Accel-Buffering``).
     ``resume`` needs ``owner`` (a non-empty str from the app's session or
-    auth; InvalidArgumentError naming ``owner`` otherwise, raised here).
+    auth; InvalidArgumentError naming ``owner`` otherwise, raised here; a
+    store with ``grace > 0`` not entered: StreamStateError, raised here).
     With both and a ``last_event_id`` (the request's ``Last-Event-ID``
     header, None when absent), ``stream`` is not started: the frames that
-    owner missed are replayed, or — for an id that is unknown, expired,
-    another owner's or malformed — a single ``ResumeUnavailable`` error
-    frame is sent. Without ``resume``, ``last_event_id`` is ignored.
+    owner missed are sent, then the live rest until ``done``/``error`` —
+    or, for an id that is unknown, expired, another owner's or malformed, a
+    single ``ResumeUnavailable`` error frame. Without ``resume``,
+    ``last_event_id`` is ignored. ``smooth``: see :class:`SSERelay`.
     """
+    poll = 0.1 if is_disconnected is not None else heartbeat
     if resume is not None:
         digest = _owner_digest(owner, "sse_events()")
+        resume._check_open("sse_events()")
         if last_event_id is not None:
-            frames = resume._replay(last_event_id, digest)
-            return _Replay(frames if frames is not None else [_RESUME_UNAVAILABLE_FRAME], stream)
-    return SSERelay(stream, heartbeat=heartbeat, resume=resume, owner=owner, is_disconnected=is_disconnected)
+            return _Replay(
+                resume,
+                last_event_id,
+                digest,
+                stream,
+                heartbeat=heartbeat,
+                poll=poll,
+                is_disconnected=is_disconnected,
+            )
+    return SSERelay(
+        stream,
+        heartbeat=heartbeat,
+        resume=resume,
+        owner=owner,
+        is_disconnected=is_disconnected,
+        poll=poll,
+        smooth=smooth,
+    )
 
 
 class _Replay:
-    """Frames from a :class:`ResumeBuffer`; the unneeded new stream is closed unopened."""
+    """A reconnect: the stream a ``Last-Event-ID`` names, from a store; the unneeded new stream is
+    closed unopened."""
 
-    def __init__(self, frames: list[bytes], stream: ResponseStream | StructuredStream[Any]) -> None:
-        self._frames = iter(frames)
+    def __init__(
+        self,
+        store: ResumeStore,
+        last_event_id: str,
+        digest: bytes,
+        stream: Relayable,
+        *,
+        heartbeat: float,
+        poll: float,
+        is_disconnected: Callable[[], bool] | None,
+    ) -> None:
+        self._store = store
+        self._last_event_id = last_event_id
+        self._digest = digest
         self._stream = stream
+        self._heartbeat = heartbeat
+        self._poll = poll
+        self._is_disconnected = is_disconnected
+        self._tail: _Tail | None = None
+        self._opened = False
 
     def __aiter__(self) -> _Replay:
         return self
 
     async def __anext__(self) -> bytes:
-        for frame in self._frames:
-            return frame
+        if not self._opened:
+            self._opened = True
+            parsed = _parse_event_id(self._last_event_id)
+            handle = None
+            if parsed is not None:
+                try:
+                    handle = await self._store._open_reader(parsed[0], parsed[1], self._digest)
+                except Exception as exc:
+                    logger.exception("streamkit.web: reading from the resume store failed")
+                    return _unnumbered_frame("error", safe_error(exc))
+            if parsed is None or handle is None:
+                return _RESUME_UNAVAILABLE_FRAME
+            self._tail = _Tail(
+                self._store,
+                handle,
+                parsed[1],
+                heartbeat=self._heartbeat,
+                poll=self._poll,
+                is_disconnected=self._is_disconnected,
+            )
+        if self._tail is not None:
+            try:
+                return await self._tail.__anext__()
+            except StopAsyncIteration:
+                pass
+            except BaseException:
+                self._tail.close()
+                raise
         await self._stream.aclose()
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
+        if self._tail is not None:
+            self._tail.close()
         await self._stream.aclose()
 
 
 async def sse_response(
     request: web.Request,
-    stream: ResponseStream | StructuredStream[Any],
+    stream: Relayable,
     *,
     heartbeat: float = 15.0,
-    resume: ResumeBuffer | None = None,
+    resume: ResumeStore | None = None,
     owner: str | None = None,
     headers: dict[str, str] | None = None,
+    smooth: Smoothing | None = None,
 ) -> web.StreamResponse:
     """Relay ``stream`` to an aiohttp.web client as SSE; returns the finished response.
 
@@ -549,7 +749,8 @@ async def sse_response(
     auth; InvalidArgumentError naming ``owner`` otherwise, before the
     response starts). See :func:`sse_events` for what a reconnect gets.
     Returns when the stream ends or the client goes away (the upstream is
-    then cancelled).
+    then cancelled, or with a store's ``grace``, left to the store).
+    ``smooth``: see :class:`SSERelay`.
     """
     transport = request.transport
 
@@ -563,6 +764,7 @@ async def sse_response(
         owner=owner,
         last_event_id=request.headers.get("Last-Event-ID"),
         is_disconnected=gone,
+        smooth=smooth,
     )
     response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
     try:
@@ -573,6 +775,7 @@ async def sse_response(
     except ConnectionResetError:
         pass  # the client went away; there is no one left to answer
     finally:
-        # Whatever the exit (end, disconnect, cancellation): upstream stops now.
+        # Whatever the exit (end, disconnect, cancellation): upstream stops now
+        # (or, with a store's grace period, once nobody came back for it).
         await source.aclose()
     return response

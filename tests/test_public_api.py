@@ -50,6 +50,7 @@ EXPECTED = {
     "ToolCall",
     "ToolMessage",
     "__version__",
+    "smooth",
 }
 
 

@@ -64,5 +64,6 @@ async def test_readme_python_blocks_run(
     assert "Bubbles rising" in out  # the stdout handler printed the song as it streamed
     assert "prompt_tokens" in out  # token usage was printed
     assert "partial: one two\n" in out  # the chaos-kit example kept the partial text
+    assert "resumed: " in out  # the grace-period example read the rest after a drop
     # The content-blocks example: a PDF by URL is named as a part OpenAI cannot take.
     assert "invalid argument: messages[0].content[0] (a 'file' part): OpenAI Chat Completions takes" in out
