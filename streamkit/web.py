@@ -100,7 +100,7 @@ import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -130,6 +130,9 @@ from .events import (
 from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
 from .structured import PartialObject, StructuredStream, jsonable
+
+if TYPE_CHECKING:
+    from .web_aisdk import UIMessageStreamRelay
 
 __all__ = [
     "RESUME_UNAVAILABLE",
@@ -492,8 +495,14 @@ def sse_events(
     owner: str | None = None,
     last_event_id: str | None = None,
     is_disconnected: Callable[[], bool] | None = None,
-) -> SSERelay | _Replay:
+    protocol: Literal["streamkit", "ai-sdk"] = "streamkit",
+) -> SSERelay | _Replay | UIMessageStreamRelay:
     """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
+
+    ``protocol="ai-sdk"``: the Vercel AI SDK's UI message stream instead,
+    for ``useChat`` (send ``streamkit.web_aisdk.UI_MESSAGE_STREAM_HEADERS``
+    with it; see :mod:`streamkit.web_aisdk`); it takes no ``resume``
+    (InvalidArgumentError naming ``resume``).
 
     Send :data:`SSE_HEADERS` with it (``media_type="text/event-stream"``
     covers the first; add ``Cache-Control`` and ``X-Accel-Buffering``).
@@ -505,6 +514,10 @@ def sse_events(
     another owner's or malformed — a single ``ResumeUnavailable`` error
     frame is sent. Without ``resume``, ``last_event_id`` is ignored.
     """
+    if protocol != "streamkit":
+        from .web_aisdk import _protocol_relay
+
+        return _protocol_relay(protocol, stream, resume, heartbeat=heartbeat, is_disconnected=is_disconnected)
     if resume is not None:
         digest = _owner_digest(owner, "sse_events()")
         if last_event_id is not None:
@@ -541,8 +554,14 @@ async def sse_response(
     resume: ResumeBuffer | None = None,
     owner: str | None = None,
     headers: dict[str, str] | None = None,
+    protocol: Literal["streamkit", "ai-sdk"] = "streamkit",
 ) -> web.StreamResponse:
     """Relay ``stream`` to an aiohttp.web client as SSE; returns the finished response.
+
+    ``protocol="ai-sdk"``: the Vercel AI SDK's UI message stream instead,
+    for ``useChat`` (see :mod:`streamkit.web_aisdk`); it takes no
+    ``resume`` (InvalidArgumentError naming ``resume``, before the response
+    starts).
 
     Honours ``Last-Event-ID`` when ``resume`` is given, for ``owner`` only
     (required with ``resume``: a non-empty str from the app's session or
@@ -551,6 +570,12 @@ async def sse_response(
     Returns when the stream ends or the client goes away (the upstream is
     then cancelled).
     """
+    if protocol != "streamkit":
+        from .web_aisdk import _protocol_response
+
+        return await _protocol_response(
+            protocol, request, stream, resume, heartbeat=heartbeat, headers=headers
+        )
     transport = request.transport
 
     def gone() -> bool:
