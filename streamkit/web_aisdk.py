@@ -75,6 +75,10 @@ the client going away cancels the upstream at once (aiohttp: noticed
 within ``poll`` seconds even while the model is silent; ASGI: the framework
 cancels the iteration), and a slow client slows reading through a small
 bounded queue. ``Last-Event-ID`` resume is not offered in this format.
+As in :mod:`streamkit.web`, a failure that is not a streamkit error (a bug)
+is logged with its traceback on the ``streamkit`` logger; provider errors
+are the application's to log (``on_llm_error`` of a callback handler, as
+``examples/web_chat/app.py`` does).
 
 The request side: :func:`ui_messages_to_streamkit` turns the ``UIMessage``
 list ``useChat`` POSTs into streamkit messages.
