@@ -121,7 +121,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from aiohttp import web
@@ -154,6 +154,9 @@ from .results import ChatGeneration, LLMResult
 from .resume import ResumeBuffer, ResumeStore, _new_stream_id, _owner_digest, _parse_event_id
 from .smoothing import Smoothing, SmoothStream
 from .structured import PartialObject, StructuredStream, jsonable
+
+if TYPE_CHECKING:
+    from .web_aisdk import UIMessageStreamRelay
 
 __all__ = [
     "RESUME_UNAVAILABLE",
@@ -626,8 +629,14 @@ def sse_events(
     last_event_id: str | None = None,
     is_disconnected: Callable[[], bool] | None = None,
     smooth: Smoothing | None = None,
-) -> SSERelay | _Replay:
+    protocol: Literal["streamkit", "ai-sdk"] = "streamkit",
+) -> SSERelay | _Replay | UIMessageStreamRelay:
     """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
+
+    ``protocol="ai-sdk"``: the Vercel AI SDK's UI message stream instead,
+    for ``useChat`` (send ``streamkit.web_aisdk.UI_MESSAGE_STREAM_HEADERS``
+    with it; see :mod:`streamkit.web_aisdk`); it takes no ``resume``
+    (InvalidArgumentError naming ``resume``).
 
     Send :data:`SSE_HEADERS` with it (``media_type="text/event-stream"``
     covers the first; add ``Cache-Control`` and ``X-Accel-Buffering``).
@@ -641,6 +650,10 @@ def sse_events(
     single ``ResumeUnavailable`` error frame. Without ``resume``,
     ``last_event_id`` is ignored. ``smooth``: see :class:`SSERelay`.
     """
+    if protocol != "streamkit":
+        from .web_aisdk import _protocol_relay
+
+        return _protocol_relay(protocol, stream, resume, heartbeat=heartbeat, is_disconnected=is_disconnected)
     poll = 0.1 if is_disconnected is not None else heartbeat
     if resume is not None:
         digest = _owner_digest(owner, "sse_events()")
@@ -741,8 +754,14 @@ async def sse_response(
     owner: str | None = None,
     headers: dict[str, str] | None = None,
     smooth: Smoothing | None = None,
+    protocol: Literal["streamkit", "ai-sdk"] = "streamkit",
 ) -> web.StreamResponse:
     """Relay ``stream`` to an aiohttp.web client as SSE; returns the finished response.
+
+    ``protocol="ai-sdk"``: the Vercel AI SDK's UI message stream instead,
+    for ``useChat`` (see :mod:`streamkit.web_aisdk`); it takes no
+    ``resume`` (InvalidArgumentError naming ``resume``, before the response
+    starts).
 
     Honours ``Last-Event-ID`` when ``resume`` is given, for ``owner`` only
     (required with ``resume``: a non-empty str from the app's session or
@@ -752,6 +771,12 @@ async def sse_response(
     then cancelled, or with a store's ``grace``, left to the store).
     ``smooth``: see :class:`SSERelay`.
     """
+    if protocol != "streamkit":
+        from .web_aisdk import _protocol_response
+
+        return await _protocol_response(
+            protocol, request, stream, resume, heartbeat=heartbeat, headers=headers
+        )
     transport = request.transport
 
     def gone() -> bool:

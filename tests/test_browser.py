@@ -24,7 +24,7 @@ from aiohttp import web
 from browser_cdp import Browser, find_chromium, in_ci
 
 from streamkit.sse import SSEDecoder
-from streamkit.testing import MockServer
+from streamkit.testing import MockResponse, MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -100,7 +100,8 @@ async def test_stop_aborts_and_the_provider_sees_the_disconnect(
     site: str, page: Browser, mock_server: MockServer
 ) -> None:
     await page.goto(site)
-    await page.evaluate("document.getElementById('provider').value = 'anthropic'")
+    await page.wait_for("document.body.dataset.models")
+    await page.evaluate("document.getElementById('model').value = 'anthropic:claude-sonnet-4-5'")
     await page.evaluate("document.getElementById('send').click()")
     await page.wait_for("document.getElementById('answer').textContent.length > 10")
     await page.evaluate("document.getElementById('stop').click()")
@@ -109,7 +110,61 @@ async def test_stop_aborts_and_the_provider_sees_the_disconnect(
     assert mock_server.requests[-1].path == "/v1/messages"
     shown = await page.evaluate("document.getElementById('answer').textContent")
     assert 10 < len(shown) < 200  # it stopped mid-answer
+    assert mock_server.requests[-1].json["model"] == "claude-sonnet-4-5"
     await page.screenshot(ARTIFACTS / "web_chat_stopped.png")
+
+
+STATS_SHOWN = "getComputedStyle(document.getElementById('stats')).display !== 'none'"
+STATS_TEXT = (
+    "['ttft', 'model-name', 'finish', 'usage'].map((id) => document.getElementById(id).textContent).join('')"
+)
+
+
+async def test_a_stopped_or_failed_answer_shows_no_stale_stats(
+    site: str, page: Browser, mock_server: MockServer, example: Any
+) -> None:
+    """The previous answer's model, finish reason and usage go when the next answer is stopped or fails."""
+    await page.goto(site)
+    await page.wait_for("document.body.dataset.models")
+    await page.evaluate("document.getElementById('send').click()")
+    await page.wait_for("document.body.dataset.state === 'done'")
+    assert await page.evaluate(STATS_SHOWN) is True
+    picked = await page.evaluate("document.getElementById('model').value.split(':')[1]")
+    assert picked in await page.evaluate(STATS_TEXT)
+    # Stopped mid-answer: no stats at all, not the last answer's.
+    await page.evaluate("document.getElementById('send').click()")
+    await page.wait_for("document.getElementById('answer').textContent.length > 10")
+    assert await page.evaluate(STATS_SHOWN) is False
+    await page.evaluate("document.getElementById('stop').click()")
+    await page.wait_for("document.body.dataset.state === 'stopped'")
+    assert await page.evaluate(STATS_SHOWN) is False
+    assert await page.evaluate(STATS_TEXT) == ""
+    # Done again, then a failure: again nothing stale.
+    await page.evaluate("document.getElementById('send').click()")
+    await page.wait_for("document.body.dataset.state === 'done'")
+    assert await page.evaluate(STATS_SHOWN) is True
+    mock_server.responder = lambda request: MockResponse(status=429)
+    await page.evaluate("document.getElementById('send').click()")
+    await page.wait_for("document.body.dataset.state === 'error'")
+    assert await page.evaluate(STATS_SHOWN) is False
+    assert await page.evaluate(STATS_TEXT) == ""
+    status = await page.evaluate("document.getElementById('status').textContent")
+    assert status == "RateLimitError: The model provider is rate limiting requests; try again shortly."
+    await page.screenshot(ARTIFACTS / "web_chat_error.png")
+
+
+async def test_the_picker_offers_every_provider_and_model(site: str, page: Browser, example: Any) -> None:
+    """The select is built from GET /api/models: every provider (here both on the mock), several models each."""
+    await page.goto(site)
+    await page.wait_for("document.body.dataset.models")
+    options = await page.evaluate(
+        "[...document.getElementById('model').options].map((o) => [o.value, o.textContent])"
+    )
+    offers = await page.evaluate("fetch('/api/models').then((r) => r.json())")
+    assert options == [[o["id"], o["label"]] for o in offers]
+    for provider, label in (("openai", "OpenAI"), ("anthropic", "Anthropic")):
+        for model in example.SUGGESTED_MODELS[provider]:
+            assert [f"{provider}:{model}", f"{label} · {model} (mock)"] in options
 
 
 async def test_the_session_cookie_owns_the_replay(site: str, page: Browser, mock_server: MockServer) -> None:

@@ -5,7 +5,8 @@
 
 Needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at a compatible server).
 Serves the same page as app.py (OpenAI only) and, like it, ties resume to a
-per-visitor session cookie.
+per-visitor session cookie; ``/api/ai-sdk/chat`` speaks the Vercel AI SDK's
+UI message stream for ``useChat`` (see app.py and usechat/).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamkit import ChatOpenAI, HumanMessage
+from streamkit import ChatOpenAI, HumanMessage, InvalidArgumentError
 from streamkit.web import SSE_HEADERS, ResumeBuffer, sse_events
+from streamkit.web_aisdk import UI_MESSAGE_STREAM_HEADERS, ui_messages_to_streamkit
 
 chat = ChatOpenAI(streaming=True)
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
@@ -69,6 +71,16 @@ async def chat_endpoint(request: Request) -> Response:
     return response
 
 
+async def ai_sdk_endpoint(request: Request) -> Response:
+    """What useChat POSTs ({"id", "messages": [UIMessage...]}), answered as a UI message stream."""
+    try:
+        stream = chat.stream(ui_messages_to_streamkit(await request.json()))
+    except (ValueError, InvalidArgumentError) as exc:  # not JSON, or not a useChat body
+        return PlainTextResponse(str(exc), status_code=400)
+    frames = sse_events(stream, protocol="ai-sdk")
+    return StreamingResponse(frames, headers=UI_MESSAGE_STREAM_HEADERS, media_type="text/event-stream")
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     async with chat:  # one HTTP session for the app's life, closed at shutdown
@@ -76,6 +88,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(
-    routes=[Route("/", index), Route("/api/chat", chat_endpoint, methods=["POST"])],
+    routes=[
+        Route("/", index),
+        Route("/api/chat", chat_endpoint, methods=["POST"]),
+        Route("/api/ai-sdk/chat", ai_sdk_endpoint, methods=["POST"]),
+    ],
     lifespan=lifespan,
 )
