@@ -428,7 +428,15 @@ def _blocks(choice: _Choice, calls: list[ToolCall]) -> list[dict[str, Any]]:
             out.append(block)
         elif kind == "tool_use" and call_at < len(calls):
             call = calls[call_at]
-            out.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
+            out.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id,
+                    "name": call.name,
+                    "input": call.args,
+                    **(call.extras or {}),
+                }
+            )
     return out
 
 

@@ -136,13 +136,47 @@ class ToolCallDelta:
         Incomplete strings are kept as far as they go. ``None`` when nothing
         parseable has arrived yet (or the text is not JSON at all).
         """
-        text = self.arguments_so_far
+        return parse_partial_json(self.arguments_so_far)
+
+
+#: Characters a JSON number or literal (true, false, null) can end with.
+_SCALAR_CHARS = "0123456789.eE+-truefalsn"
+
+
+def ends_in_scalar(text: str) -> bool:
+    """Whether JSON text may end inside a number or a literal, rather than a string.
+
+    A letter appended to text that ends inside a string lengthens that
+    string; after a number (or ``tru``) pydantic-core's partial parser stops
+    at it and the value stays the same. The parser decides: no JSON is
+    parsed by hand. True when in doubt.
+    """
+    try:
+        before = from_json(text, allow_partial="trailing-strings")
+        after = from_json(text + "x", allow_partial="trailing-strings")
+    except ValueError:
+        return True
+    return bool(before == after)
+
+
+def parse_partial_json(text: str) -> Any:
+    """The value JSON text so far stands for, growing only (pydantic-core's partial parser).
+
+    Incomplete strings are kept as far as they go; a number or literal
+    still arriving is left out until complete (``12`` may become ``123``,
+    ``1.`` becomes ``1.25``), so each value extends the one before. ``None``
+    when nothing parseable has arrived yet, or the text is not JSON.
+    """
+    if not text.strip():
+        return None
+    if text[-1] in _SCALAR_CHARS and ends_in_scalar(text):
+        text = text.rstrip(_SCALAR_CHARS)
         if not text.strip():
             return None
-        try:
-            return from_json(text, allow_partial="trailing-strings")
-        except ValueError:
-            return None
+    try:
+        return from_json(text, allow_partial="trailing-strings")
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)

@@ -147,7 +147,7 @@ from typing_extensions import ReadOnly, TypedDict, get_type_hints, is_typeddict
 from .adapter import ResponseStream
 from .callbacks.base import AnyHandler
 from .errors import InvalidArgumentError, OutputParserError, RefusalError, StreamStateError
-from .events import Event, TextDelta, ToolCallDelta, ToolCallStart
+from .events import Event, TextDelta, ToolCallDelta, ToolCallStart, ends_in_scalar
 from .messages import AIMessage
 from .results import ChatGeneration, Generation, LLMResult
 from .tools import to_tool_specs
@@ -321,7 +321,7 @@ class _Target:
         """The object so far, or ``_SKIP`` when the text so far does not make a valid one."""
         if not text.strip():
             return _SKIP
-        if text[-1] in _NUMBER_END and _ends_in_scalar(text):
+        if text[-1] in _NUMBER_END and ends_in_scalar(text):
             return _SKIP  # 12 may become 123; tru... is not a value yet
         try:
             if self.partial is not None:
@@ -330,22 +330,6 @@ class _Target:
         except Exception:  # a validator may raise anything on a partial object: not yielded
             return _SKIP
         return value if isinstance(value, dict) else _SKIP  # a JSON schema's object so far
-
-
-def _ends_in_scalar(text: str) -> bool:
-    """Whether the JSON text may end inside a number or a literal, rather than inside a string.
-
-    A letter appended to text that ends inside a string lengthens that
-    string; after a number (or ``true``) pydantic-core's partial parser
-    stops at it, and the value stays the same. The parser decides: no JSON
-    is parsed by hand. True when in doubt (the partial is then not yielded).
-    """
-    try:
-        before = from_json(text, allow_partial="trailing-strings")
-        after = from_json(text + "x", allow_partial="trailing-strings")
-    except ValueError:
-        return True
-    return bool(before == after)
 
 
 def _target(schema: Any) -> _Target:
@@ -796,16 +780,25 @@ class StructuredChat(Generic[T, R]):
             )
 
     def _parsed_result(self, result: LLMResult, *, raise_errors: bool) -> LLMResult:
+        """Parse every generation. With ``return_exceptions`` (``result.errors`` set), a
+        conversation whose call failed keeps its API error, and one whose answer is
+        not a valid object gets its parsing error there instead of raising."""
+        errors = list(result.errors) if result.errors is not None else None
         rows: list[list[Generation]] = []
-        for row in result.generations:
+        for index, row in enumerate(result.generations):
+            if errors is not None and errors[index] is not None:
+                rows.append(row)  # the call failed: its error stands, nothing to parse
+                continue
             new_row: list[Generation] = []
             for generation in row:
                 value, error = self._parse(generation, result)
-                if error is not None and raise_errors:
+                if error is not None and errors is not None:
+                    errors[index] = error
+                elif error is not None and raise_errors:
                     raise error
                 new_row.append(_with_parsed(generation, value, error))
             rows.append(new_row)
-        return result.model_copy(update={"generations": rows})
+        return result.model_copy(update={"generations": rows, "errors": errors})
 
 
 def _with_parsed(generation: Generation, value: Any, error: OutputParserError | None) -> Generation:

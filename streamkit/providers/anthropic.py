@@ -37,7 +37,7 @@ from ..events import (
     ToolCallStart,
     Usage,
 )
-from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from ..sse import ServerSentEvent
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
@@ -65,6 +65,9 @@ _FINISH: dict[str, FinishReason] = {
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
+
+#: A tool_use block's own fields; any other is kept as the call's extras.
+_TOOL_USE_FIELDS = frozenset({"type", "id", "name", "input"})
 
 #: Blocks whose content streams as text/thinking/tool-call events.
 _STREAMED_BLOCKS = ("text", "thinking", "tool_use")
@@ -210,7 +213,10 @@ class AnthropicMapper(StreamMapper):
             out.append(ContentBlock("tool_use"))
             call = self._calls[index] = len(self._calls)
             self._fragments.append([])
-            out.append(ToolCallStart(call, call_id, name))
+            # Other fields of the block (``caller`` of programmatic tool calling, ...)
+            # go back with the call.
+            extras = {k: v for k, v in block.items() if k not in _TOOL_USE_FIELDS} or None
+            out.append(ToolCallStart(call, call_id, name, 0, extras))
             if initial:  # the stream starts with {} and sends the JSON as deltas
                 self._call_fragment(call, json.dumps(initial, ensure_ascii=False), out)
         else:
@@ -286,6 +292,11 @@ class AnthropicMapper(StreamMapper):
             )
 
 
+def _own_extras(message: AIMessage, call: ToolCall) -> dict[str, Any]:
+    """A call's extra wire fields, if they are Anthropic's (not another provider's)."""
+    return (call.extras or {}) if message.response_metadata.get("model_provider") == "anthropic" else {}
+
+
 def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
     if message.content_blocks and message.response_metadata.get("model_provider") == "anthropic":
         # The blocks exactly as they came, in order: signed thinking,
@@ -304,7 +315,15 @@ def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": call.args,
+                **_own_extras(message, call),
+            }
+        )
     return blocks
 
 

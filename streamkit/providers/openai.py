@@ -232,6 +232,7 @@ _FINISH: dict[str, FinishReason] = {
     "eos_token": "stop",
     "stop_sequence": "stop",
     "length": "length",
+    "model_length": "length",  # Mistral: the model's context length was reached
     "max_tokens": "length",
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
@@ -473,7 +474,12 @@ def message_to_wire(message: BaseMessage, where: str = "messages[0]") -> dict[st
                     "id": call.id,
                     "type": "function",
                     "function": {"name": call.name, "arguments": json.dumps(call.args)},
-                    **(call.extras or {}),  # e.g. extra_content with a thought signature, as received
+                    # e.g. extra_content with a thought signature, as received (OpenAI-format calls only)
+                    **(
+                        call.extras or {}
+                        if message.response_metadata.get("model_provider") == "openai"
+                        else {}
+                    ),
                 }
                 for call in message.tool_calls
             ]
