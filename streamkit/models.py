@@ -56,14 +56,14 @@ from .adapter import ResponseStream
 from .callbacks.base import AnyHandler, check_handlers
 from .callbacks.manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
-from .errors import InvalidArgumentError, StreamkitError
+from .errors import APIError, InvalidArgumentError, StreamkitError, redact_error
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .sync import BlockingMixin, warn_if_never_awaited
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import DEFAULT_MAX_CONNECTIONS, Transport, encode_body, resolve_proxy
+from .transport import DEFAULT_MAX_CONNECTIONS, MIN_SECRET_LENGTH, Transport, encode_body, resolve_proxy
 
 if TYPE_CHECKING:
     from .fallbacks import ModelWithFallbacks
@@ -125,6 +125,16 @@ def _control_char(text: str) -> str | None:
         if unicodedata.category(ch) == "Cc":
             return repr(ch)
     return None
+
+
+def _redactor(transport: Transport, extra_headers: dict[str, str] | None) -> Callable[[APIError], APIError]:
+    """The client's secrets out of an error, and this call's ``extra_headers`` values too."""
+    extra = sorted(
+        (v for v in (extra_headers or {}).values() if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True
+    )
+    if not extra:
+        return transport.redact
+    return lambda error: redact_error(transport.redact(error), extra)
 
 
 def _json_problem(value: Any) -> str | None:
@@ -721,7 +731,7 @@ class StreamingModel(BaseModel):
             provider=self._provider,
             chat=self._chat_results,
             open=open_response,
-            redact=transport.redact,
+            redact=_redactor(transport, extra_headers),
             max_event_size=self.max_event_size,
             handlers=handlers,
             run_id=run_id,
