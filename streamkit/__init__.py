@@ -36,7 +36,7 @@ from .openai import ChatOpenAI, OpenAI
 from .results import ChatGeneration, Generation, LLMResult, RunInfo
 from .smoothing import smooth
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AIMessage",
