@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp.web_protocol
 import anyio
 import pytest
+from loopback import client_tasks_left
 
 from streamkit import ChatOpenAI, OpenAI, StreamAbandoned
 from streamkit.callbacks import AsyncCallbackHandler
@@ -38,29 +38,6 @@ def checked_out(model: ChatOpenAI | OpenAI) -> int:
     return len(connector._acquired)  # type: ignore[attr-defined]
 
 
-def _is_mock_servers(task: asyncio.Task[Any]) -> bool:
-    """A task of the mock server's own aiohttp.web request handling (not the client's)."""
-    code = getattr(task.get_coro(), "cr_code", None)
-    return code is not None and code.co_filename == aiohttp.web_protocol.__file__
-
-
-def other_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
-    """Tasks the client side started and left running (the mock server's are not counted).
-
-    The server's request task sets ``wait_for_disconnect``'s event while it is
-    being cancelled and ends a loop turn or two later; since Python 3.12's
-    ``asyncio.wait_for`` (built on ``asyncio.timeout``) wakes the waiter
-    one turn sooner than 3.11's did, that task can still be finishing here.
-    It is aiohttp.web's, not streamkit's, so it is left out: every task of the
-    client (streamkit's or aiohttp's client's) still counts.
-    """
-    return {
-        t
-        for t in asyncio.all_tasks()
-        if t not in before and not t.done() and t is not asyncio.current_task() and not _is_mock_servers(t)
-    }
-
-
 async def test_break_inside_async_with(mock_server: MockServer) -> None:
     mock_server.enqueue(SLOW)
     handler = Errors()
@@ -72,7 +49,7 @@ async def test_break_inside_async_with(mock_server: MockServer) -> None:
                 break
         assert await mock_server.wait_for_disconnect(WITHIN)
         assert checked_out(chat) == 0
-        assert not other_tasks(before)
+        assert not client_tasks_left(before)
     assert len(handler.errors) == 1 and isinstance(handler.errors[0], StreamAbandoned)
     assert handler.errors[0].partial_result is not None
     assert handler.errors[0].partial_result.generations[0][0].text == "one"
@@ -124,7 +101,7 @@ async def test_task_cancel_propagates_and_closes(mock_server: MockServer) -> Non
             await task  # CancelledError is never swallowed
         assert await mock_server.wait_for_disconnect(WITHIN)
         assert checked_out(chat) == 0
-        assert not other_tasks(before)
+        assert not client_tasks_left(before)
     assert got == ["one"]
     assert [type(e) for e in handler.errors] == [StreamAbandoned]
 
