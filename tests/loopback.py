@@ -3,6 +3,7 @@
 ``serve(handler)`` runs one aiohttp.web handler for every path and method
 and records what it received; ``raw_server(reply)`` answers each connection
 with bytes the test chooses (for replies that are not valid HTTP).
+``client_tasks_left(before)`` is the leak check for tasks.
 """
 
 from __future__ import annotations
@@ -11,10 +12,37 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+import aiohttp.web_protocol
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _is_server_side(task: asyncio.Task[Any]) -> bool:
+    """A task of aiohttp.web's request handling (a test server's, not the client's)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and code.co_filename == aiohttp.web_protocol.__file__
+
+
+def client_tasks_left(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Tasks started since ``before`` that are still running, the test servers' own left out.
+
+    A loopback server learns that the client closed a connection a loop turn
+    or more after the client did (connection_lost, then its request task is
+    cancelled and unwinds), and ``runner.cleanup()`` does not wait for the
+    tasks of connections already lost. How many turns that takes depends on
+    the Python (3.12's ``asyncio.wait_for`` wakes its waiter one turn sooner
+    than 3.11's) and the aiohttp release, so those tasks are not counted:
+    every task of the client (streamkit's, or aiohttp's client) still is.
+    """
+    current = asyncio.current_task()
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if t not in before and t is not current and not t.done() and not _is_server_side(t)
+    }
 
 
 @dataclass

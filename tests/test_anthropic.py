@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from aioresponses import aioresponses
+from multidict import CIMultiDict
 
 from streamkit import (
     AIMessage,
@@ -24,13 +24,24 @@ from streamkit import (
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.events import ThinkingDelta
 from streamkit.testing import MockResponse, MockServer
+from streamkit.testing.server import RecordedRequest
 
-BASE = "http://127.0.0.1:9"
 KEY = "sk-ant-SENTINEL-0123456789"
 
 
-def sent(m: aioresponses, url: str) -> list[Any]:
-    return [c for (method, u), cs in m.requests.items() if method == "POST" and str(u) == url for c in cs]
+def sent(server: MockServer) -> list[RecordedRequest]:
+    """The POSTs the server received on Anthropic's ``/v1/messages``."""
+    return [r for r in server.requests if r.method == "POST" and r.path == "/v1/messages"]
+
+
+def headers_of(request: RecordedRequest) -> CIMultiDict[str]:
+    """The request's headers, looked up case-insensitively (as HTTP does)."""
+    return CIMultiDict(request.headers)
+
+
+def sse(body: bytes) -> MockResponse:
+    """Answer with these exact SSE bytes (one write)."""
+    return MockResponse(raw=body, content_type="text/event-stream")
 
 
 def messages_sse(text_parts: list[str]) -> bytes:
@@ -65,21 +76,21 @@ def messages_sse(text_parts: list[str]) -> bytes:
     return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
 
 
-async def test_request_shape() -> None:
-    url = f"{BASE}/v1/messages"
-    with aioresponses() as m:
-        m.post(url, body=messages_sse(["Hel", "lo"]), content_type="text/event-stream")
-        async with ChatAnthropic(base_url=BASE, api_key=KEY, temperature=0.5, stop=["END"]) as chat:
-            async with chat.stream([SystemMessage(content="be terse"), HumanMessage(content="hi")]) as stream:
-                tokens = [t async for t in stream]
-        (call,) = sent(m, url)
+async def test_request_shape(mock_server: MockServer) -> None:
+    mock_server.enqueue(sse(messages_sse(["Hel", "lo"])))
+    async with ChatAnthropic(
+        base_url=mock_server.anthropic_base_url, api_key=KEY, temperature=0.5, stop=["END"]
+    ) as chat:
+        async with chat.stream([SystemMessage(content="be terse"), HumanMessage(content="hi")]) as stream:
+            tokens = [t async for t in stream]
+    (call,) = sent(mock_server)
+    assert len(mock_server.requests) == 1
     assert tokens == ["Hel", "lo"]
-    headers = call.kwargs["headers"]
+    headers = headers_of(call)
     assert headers["x-api-key"] == KEY
     assert headers["anthropic-version"] == "2023-06-01"
     assert "Authorization" not in headers
-    body = json.loads(call.kwargs["data"])
-    assert body == {
+    assert call.json == {
         "model": "claude-sonnet-4-5",
         "max_tokens": 1024,  # always sent: the API requires it
         "temperature": 0.5,
@@ -107,22 +118,18 @@ async def test_request_shape() -> None:
     }
 
 
-async def test_env_vars_and_prompt_class(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_env_vars_and_prompt_class(mock_server: MockServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", BASE)
-    url = f"{BASE}/v1/messages"
-    with aioresponses() as m:
-        m.post(url, body=messages_sse(["a ", "song"]), content_type="text/event-stream")
-        async with Anthropic(streaming=True) as llm:
-            text = await llm("Write me a song about sparkling water.")
-            result_type = type(llm)
-        (call,) = sent(m, url)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", mock_server.anthropic_base_url)
+    mock_server.enqueue(sse(messages_sse(["a ", "song"])))
+    async with Anthropic(streaming=True) as llm:
+        text = await llm("Write me a song about sparkling water.")
+        result_type = type(llm)
+    (call,) = sent(mock_server)
     assert text == "a song"
     assert result_type is Anthropic
-    assert call.kwargs["headers"]["x-api-key"] == KEY
-    assert json.loads(call.kwargs["data"])["messages"] == [
-        {"role": "user", "content": "Write me a song about sparkling water."}
-    ]
+    assert headers_of(call)["x-api-key"] == KEY
+    assert call.json["messages"] == [{"role": "user", "content": "Write me a song about sparkling water."}]
 
 
 def test_bad_arguments_fail_at_construction() -> None:
@@ -138,8 +145,7 @@ def test_bad_arguments_fail_at_construction() -> None:
         ChatAnthropic(api_key="k", base_url="api.anthropic.com")
 
 
-async def test_non_streaming_response_with_tool_use_and_thinking() -> None:
-    url = f"{BASE}/v1/messages"
+async def test_non_streaming_response_with_tool_use_and_thinking(mock_server: MockServer) -> None:
     payload = {
         "id": "msg_2",
         "type": "message",
@@ -152,12 +158,11 @@ async def test_non_streaming_response_with_tool_use_and_thinking() -> None:
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 20, "output_tokens": 7, "cache_read_input_tokens": 3},
     }
-    with aioresponses() as m:
-        m.post(url, payload=payload)
-        async with ChatAnthropic(base_url=BASE, api_key=KEY) as chat:
-            result = await chat.generate([[HumanMessage(content="weather in Paris?")]])
-        (call,) = sent(m, url)
-    assert "stream" not in json.loads(call.kwargs["data"])
+    mock_server.enqueue(MockResponse(raw=json.dumps(payload).encode(), content_type="application/json"))
+    async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key=KEY) as chat:
+        result = await chat.generate([[HumanMessage(content="weather in Paris?")]])
+    (call,) = sent(mock_server)
+    assert "stream" not in call.json
     generation = result.generations[0][0]
     assert isinstance(generation, ChatGeneration)
     assert generation.text == "Checking."
@@ -178,8 +183,7 @@ async def test_non_streaming_response_with_tool_use_and_thinking() -> None:
     }
 
 
-async def test_tool_results_go_back_as_user_turns() -> None:
-    url = f"{BASE}/v1/messages"
+async def test_tool_results_go_back_as_user_turns(mock_server: MockServer) -> None:
     history = [
         HumanMessage(content="weather in Paris and Rome?"),
         AIMessage(
@@ -192,12 +196,11 @@ async def test_tool_results_go_back_as_user_turns() -> None:
         ToolMessage(content="18C", tool_call_id="t1"),
         ToolMessage(content="24C", tool_call_id="t2"),
     ]
-    with aioresponses() as m:
-        m.post(url, body=messages_sse(["Paris 18C, Rome 24C."]), content_type="text/event-stream")
-        async with ChatAnthropic(base_url=BASE, api_key=KEY, streaming=True) as chat:
-            await chat(history)
-        (call,) = sent(m, url)
-    assert json.loads(call.kwargs["data"])["messages"] == [
+    mock_server.enqueue(sse(messages_sse(["Paris 18C, Rome 24C."])))
+    async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key=KEY, streaming=True) as chat:
+        await chat(history)
+    (call,) = sent(mock_server)
+    assert call.json["messages"] == [
         {"role": "user", "content": "weather in Paris and Rome?"},
         {
             "role": "assistant",
@@ -222,18 +225,15 @@ async def test_tool_results_go_back_as_user_turns() -> None:
     [(529, "overloaded_error", OverloadedError), (429, "rate_limit_error", RateLimitError)],
 )
 async def test_http_errors_map_to_the_same_classes_as_in_stream_errors(
-    status: int, error_type: str, cls: type
+    mock_server: MockServer, status: int, error_type: str, cls: type
 ) -> None:
-    url = f"{BASE}/v1/messages"
     body = {"type": "error", "error": {"type": error_type, "message": "busy, try later"}}
-    with aioresponses() as m:
-        m.post(
-            url, status=status, payload=body, headers={"retry-after": "0", "request-id": "req_9"}, repeat=True
-        )
-        async with ChatAnthropic(base_url=BASE, api_key=KEY, max_retries=1) as chat:
-            with pytest.raises(cls) as info:
-                await chat("hi")
-        assert len(sent(m, url)) == 2  # retried once: nothing had been shown yet
+    failure = MockResponse(status=status, error=body, headers={"retry-after": "0", "request-id": "req_9"})
+    mock_server.responder = lambda _request: failure  # every request fails the same way
+    async with ChatAnthropic(base_url=mock_server.anthropic_base_url, api_key=KEY, max_retries=1) as chat:
+        with pytest.raises(cls) as info:
+            await chat("hi")
+    assert len(sent(mock_server)) == 2  # retried once: nothing had been shown yet
     assert info.value.status_code == status
     assert info.value.error_type == error_type
     assert info.value.request_id == "req_9"

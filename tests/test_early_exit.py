@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from loopback import client_tasks_left
 
 from streamkit import ChatOpenAI, OpenAI, StreamAbandoned
 from streamkit.callbacks import AsyncCallbackHandler
@@ -37,10 +38,6 @@ def checked_out(model: ChatOpenAI | OpenAI) -> int:
     return len(connector._acquired)  # type: ignore[attr-defined]
 
 
-def other_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t not in before and not t.done()} - {asyncio.current_task()}
-
-
 async def test_break_inside_async_with(mock_server: MockServer) -> None:
     mock_server.enqueue(SLOW)
     handler = Errors()
@@ -52,7 +49,7 @@ async def test_break_inside_async_with(mock_server: MockServer) -> None:
                 break
         assert await mock_server.wait_for_disconnect(WITHIN)
         assert checked_out(chat) == 0
-        assert not other_tasks(before)
+        assert not client_tasks_left(before)
     assert len(handler.errors) == 1 and isinstance(handler.errors[0], StreamAbandoned)
     assert handler.errors[0].partial_result is not None
     assert handler.errors[0].partial_result.generations[0][0].text == "one"
@@ -104,7 +101,7 @@ async def test_task_cancel_propagates_and_closes(mock_server: MockServer) -> Non
             await task  # CancelledError is never swallowed
         assert await mock_server.wait_for_disconnect(WITHIN)
         assert checked_out(chat) == 0
-        assert not other_tasks(before)
+        assert not client_tasks_left(before)
     assert got == ["one"]
     assert [type(e) for e in handler.errors] == [StreamAbandoned]
 

@@ -28,15 +28,36 @@ def test_readme_has_python_blocks() -> None:
     assert len(python_blocks()) >= 5
 
 
+def set_up_section() -> str:
+    return README.read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+
+
 def test_ci_runs_the_readmes_test_command() -> None:
     """.ci/run must run the very command the README gives for the tests."""
-    setup = README.read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    setup = set_up_section().split("\n### ", 1)[0]
     commands = re.findall(r"```sh\n(.*?)```", setup, flags=re.S)
     assert len(commands) == 2, "the README's set-up is two commands: demo, tests"
     demo, tests = (c.strip() for c in commands)
     assert "streamkit demo" in demo
     ci = (README.parent / ".ci" / "run").read_text().splitlines()
     assert tests in ci
+
+
+def test_ci_runs_the_readmes_python_313_and_minimum_versions_commands() -> None:
+    """.ci/run runs the README's other-Pythons commands verbatim, each checked, each on its Python."""
+    other = set_up_section().split("\n### Other Pythons", 1)[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", other, flags=re.S)
+    newest, minimum = block.strip().splitlines()
+    assert "-c .ci/min-versions.txt" in minimum and "min-versions" not in newest
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    for command, python in ((newest, "PY313"), (minimum, "PY311")):
+        at = ci.index(command)
+        assert ci[at + 1] == "passed $?"  # a failure inside an && list does not stop `set -e`
+        assert ci[at - 2] == f'fresh_venv "${python}"'
+    pins = (README.parent / ".ci" / "min-versions.txt").read_text()
+    for floor in re.findall(r'"(\w+)>=([\d.]+)"', (README.parent / "pyproject.toml").read_text()):
+        if floor[0] in ("aiohttp", "anyio", "pydantic"):
+            assert f"{floor[0]}=={floor[1]}" in pins, floor
 
 
 async def test_readme_python_blocks_run(

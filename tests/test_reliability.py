@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
+from loopback import client_tasks_left
 
 from streamkit import (
     APIConnectionError,
@@ -411,8 +412,7 @@ async def test_abandoned_stream_cancels_background_worker(mock_server: MockServe
         async with model.stream("hi") as stream:
             async for _ in stream:
                 break
-    left = {t for t in asyncio.all_tasks() if t not in before and not t.done()} - {asyncio.current_task()}
-    assert not left
+    assert not client_tasks_left(before)
 
 
 # -- secrets
