@@ -660,8 +660,34 @@ class StreamingModel(BaseModel):
     def _handler_set(self, callbacks: Sequence[AnyHandler] | None) -> HandlerSet:
         return HandlerSet(self._handlers + check_handlers(callbacks))
 
-    def _serialized(self) -> dict[str, Any]:
-        return {"name": type(self).__name__, "model": self.model, "base_url": self.base_url}
+    def _serialized(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``on_llm_start``'s ``serialized``: the class, model and URL, the provider
+        (``model_provider``: ``openai``, ``anthropic``), and the request's
+        sampling parameters as sent (``invocation_params``, LangChain's name)."""
+        serialized: dict[str, Any] = {
+            "name": type(self).__name__,
+            "model": self.model,
+            "base_url": self.base_url,
+            "model_provider": self._provider.model_provider,
+        }
+        if body is not None:
+            serialized["invocation_params"] = {
+                k: body[k]
+                for k in (
+                    "model",
+                    "temperature",
+                    "max_tokens",
+                    "top_p",
+                    "top_k",
+                    "stop",
+                    "stop_sequences",
+                    "seed",
+                    "n",
+                    "stream",
+                )
+                if body.get(k) is not None
+            }
+        return serialized
 
     def _call_settings(self, kwargs: dict[str, Any]) -> tuple[Timeouts, int]:
         """Take ``timeout`` and ``max_retries`` out of per-call kwargs (not body fields)."""
@@ -883,7 +909,7 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_llm_start",
-            start_args=(self._serialized(), [prompt]),
+            start_args=(self._serialized(body), [prompt]),
             settings=settings,
             extra_headers=extra_headers,
         )
@@ -1095,7 +1121,7 @@ class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_chat_model_start",
-            start_args=(self._serialized(), [checked]),
+            start_args=(self._serialized(body), [checked]),
             settings=settings,
             extra_headers=extra_headers,
         )
