@@ -76,9 +76,8 @@ async def test_a_span_per_call_with_the_gen_ai_attributes(
     assert attrs[gen_ai.GEN_AI_REQUEST_MAX_TOKENS] == 50
     assert attrs[server_attributes.SERVER_ADDRESS] == "127.0.0.1"
     assert attrs[gen_ai.GEN_AI_RESPONSE_MODEL] == model.model  # the mock echoes the requested model
-    assert (
-        attrs[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",) if provider == "openai" else ("end_turn",)
-    )
+    expected_reason = "stop" if provider == "openai" else "end_turn"
+    assert attrs[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] == (expected_reason,)
     assert attrs[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 11
     assert attrs[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
     assert (
