@@ -25,6 +25,7 @@ from .errors import (
     RateLimitError,
     RedirectError,
     StreamAbandoned,
+    StreamClosedError,
     StreamkitError,
     StreamStateError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "ResponseStream",
     "RunInfo",
     "StreamAbandoned",
+    "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
     "SystemMessage",

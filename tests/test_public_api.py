@@ -41,6 +41,7 @@ EXPECTED = {
     "ResponseStream",
     "RunInfo",
     "StreamAbandoned",
+    "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
     "SystemMessage",
