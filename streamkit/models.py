@@ -20,19 +20,20 @@ the argument, and an assignment that fails leaves the model unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
 import re
 import unicodedata
-from collections.abc import Awaitable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 from uuid import uuid4
 
 import anyio
-from aiohttp import ClientResponse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -48,13 +49,13 @@ from .adapter import ResponseStream
 from .callbacks.base import AnyHandler, check_handlers
 from .callbacks.manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, StreamClosedError
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import Transport, encode_body
+from .transport import Body, Transport, encode_body
 
 __all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
 
@@ -188,6 +189,8 @@ class StreamingModel(BaseModel):
     _retired: list[Transport] = PrivateAttr(default_factory=list)
     _provider: Provider = PrivateAttr()
     _handlers: list[AnyHandler] = PrivateAttr(default_factory=list)
+    #: Streams started and not yet ended: aclose() closes them.
+    _streams: weakref.WeakSet[ResponseStream] = PrivateAttr(default_factory=weakref.WeakSet)
 
     def __init__(self, **data: Any) -> None:
         cls = type(self)
@@ -355,7 +358,19 @@ class StreamingModel(BaseModel):
         return self._transport
 
     async def aclose(self) -> None:
-        """Close the HTTP session and its pooled connections."""
+        """Close the streams still open, then the HTTP session and its pooled connections.
+
+        Every stream of this model that has started and not ended fails at
+        once with :class:`~streamkit.errors.StreamClosedError` (carrying its
+        partial result), raised in the task reading it, whatever it was
+        waiting for (the response, the next bytes, a retry's back-off); its
+        handlers get ``on_llm_error`` once. The model stays usable: a later
+        call opens a new session.
+        """
+        open_streams = list(self._streams)
+        if open_streams:
+            message = "the model was closed (aclose()) before the stream ended"
+            await asyncio.gather(*(stream._close(StreamClosedError(message)) for stream in open_streams))
         retired, self._retired = self._retired, []
         for old in retired:
             await old.aclose()
@@ -454,8 +469,8 @@ class StreamingModel(BaseModel):
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{type(self).__name__}: invalid arguments: {exc}") from None
 
-        def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
-            return transport.post(path, data, connect_timeout=connect_timeout)
+        async def open_response(connect_timeout: float | None, on_sent: Callable[[], None]) -> Body:
+            return Body(await transport.post(path, data, connect_timeout=connect_timeout, on_sent=on_sent))
 
         return ResponseStream(
             provider=self._provider,
@@ -470,6 +485,7 @@ class StreamingModel(BaseModel):
             streaming=streaming,
             timeouts=settings[0],
             max_retries=settings[1],
+            registry=self._streams,
         )
 
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
