@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 from streamkit.callbacks import AsyncCallbackHandler
+from streamkit.deadlines import Cancellable, Clock
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -164,3 +165,62 @@ async def settle(turns: int = 50) -> None:
     """Let the loop run ``turns`` iterations (loopback bytes already sent get read)."""
     for _ in range(turns):
         await asyncio.sleep(0)
+
+
+class _Timer:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock(Clock):
+    """A :class:`streamkit.deadlines.Clock` whose time moves only by :meth:`advance`.
+
+    Install it with ``streamkit.deadlines.use_clock(clock)`` around the
+    creation of a stream: the stream's deadlines, back-off sleeps and the
+    bound on ``on_llm_error`` then follow it. Each network read still waits
+    in real time, for (deadline - now) seconds computed when the read starts:
+    a test moves the clock *before* the read it wants to see expire (in a
+    handler, say), and gates the server with events.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.t = start
+        self.sleeps: list[float] = []  # every back-off asked for, in seconds
+        self.registered = asyncio.Event()  # set whenever a timer or sleep starts
+        self._timers: list[_Timer] = []
+
+    def now_function(self) -> Callable[[], float]:
+        return lambda: self.t
+
+    def loop_time(self, when: float) -> float:
+        return asyncio.get_running_loop().time() + (when - self.t)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        timer = _Timer(self.t + seconds, callback)
+        self._timers.append(timer)
+        self.registered.set()
+        return timer
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        timer = self.call_later(seconds, lambda: future.done() or future.set_result(None))
+        try:
+            await future
+        finally:
+            timer.cancel()
+
+    def advance(self, seconds: float) -> None:
+        """Move time on, running every timer now due (in time order)."""
+        self.t += seconds
+        due = sorted((t for t in self._timers if t.when <= self.t and not t.cancelled), key=lambda t: t.when)
+        self._timers = [t for t in self._timers if t not in due and not t.cancelled]
+        for timer in due:
+            timer.callback()
