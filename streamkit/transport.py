@@ -421,6 +421,9 @@ def _close_connector(session: aiohttp.ClientSession) -> None:
 CLOSED_POLL_INTERVAL = 0.05
 
 _NEVER = float("-inf")
+#: Watch a connection through its protocol's ``closed`` future where aiohttp
+#: has one; False makes every body use the poll (tests cover both ways).
+_USE_CLOSED_FUTURE = True
 
 
 class Body:
@@ -570,7 +573,8 @@ class Body:
 
     def _watch(self) -> None:
         protocol = self._conn.protocol if self._conn is not None else None
-        if protocol is not None and isinstance(getattr(type(protocol), "closed", None), property):
+        has_future = isinstance(getattr(type(protocol), "closed", None), property)
+        if protocol is not None and has_future and _USE_CLOSED_FUTURE:
             closed = protocol.closed  # aiohttp >= 3.13: resolved by connection_lost()
             if closed is None:  # lost before anyone asked
                 self._dead = self._blocked = True

@@ -46,6 +46,7 @@ from streamkit import (
     StreamAbandoned,
     StreamClosedError,
     StreamStateError,
+    transport,
 )
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.deadlines import Timeouts
@@ -252,8 +253,16 @@ BROKEN = {
 }
 
 
+@pytest.fixture(params=["closed future", "poll"])
+def watch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a body watches its connection (aiohttp < 3.13 has only the poll)."""
+    if request.param == "poll":
+        monkeypatch.setattr(transport, "_USE_CLOSED_FUTURE", False)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", list(BROKEN))
-async def test_broken_chunked_framing_fails_at_once(case: str) -> None:
+async def test_broken_chunked_framing_fails_at_once(case: str, watch: str) -> None:
     """The reader is waiting when the bad bytes arrive (aiohttp's C parser never wakes it)."""
     got_one = asyncio.Event()
 
@@ -300,7 +309,7 @@ async def test_tokens_that_came_with_a_transport_error_are_kept(case: str) -> No
     assert text_of(info.value) == "one two"
 
 
-async def test_server_closing_mid_stream_fails_at_once() -> None:
+async def test_server_closing_mid_stream_fails_at_once(watch: str) -> None:
     """A server that closes between chunks (no last chunk) fails the waiting reader at once."""
     got_one = asyncio.Event()
 
@@ -332,8 +341,11 @@ async def test_aiohttp_raises_a_recorded_error_before_the_bytes_it_buffered() ->
     """
     from streamkit.transport import _buffered_after_error
 
-    class Protocol:
+    class Protocol:  # the little of aiohttp's protocol a reader uses
         _reading_paused = False
+
+        def resume_reading(self) -> None:
+            pass
 
     reader = aiohttp.StreamReader(Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
     reader.feed_data(b"data: kept\n\n")
