@@ -273,11 +273,6 @@ class ResponseStream:
         return self._run_id
 
     @property
-    def state(self) -> State:
-        """Where the stream is: ``State.NEW``, ``OPENING``, ``OPEN``, ``DONE``, ``FAILED`` or ``CLOSED``."""
-        return self._state
-
-    @property
     def result(self) -> LLMResult:
         """The final result; only once the stream has been read to its end.
 
