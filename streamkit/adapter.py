@@ -22,6 +22,8 @@ The parts, each with one job:
   ``CLOSED``. The terminal state is entered in :meth:`ResponseStream._end`
   only, which is also the only caller of ``on_llm_end`` and ``on_llm_error``:
   a started stream gets exactly one of them.
+* :class:`_Request`: the call's request, sent once per attempt, and how an
+  answer to it is read (an event stream, or a whole JSON body).
 * :class:`_Attempt`: one HTTP response: its :class:`~streamkit.transport.Body`
   (which reads the network and maps its errors: the network boundary) and
   the provider's mapper (bytes to events, or the wire format's errors).
@@ -183,6 +185,68 @@ class _Attempt:
             )
 
 
+class _Request:
+    """This call's request: how to send it, and how to read an answer to it.
+
+    One per stream; each attempt sends it anew (the body bytes are encoded once).
+    """
+
+    __slots__ = ("connect_timeout", "max_event_size", "opener", "provider", "redact", "streaming")
+
+    def __init__(
+        self,
+        opener: Opener,
+        provider: Provider,
+        *,
+        streaming: bool,
+        connect_timeout: float | None,
+        max_event_size: int,
+        redact: Callable[[APIError], APIError] | None,
+    ) -> None:
+        self.opener = opener
+        self.provider = provider
+        self.streaming = streaming
+        self.connect_timeout = connect_timeout
+        self.max_event_size = max_event_size
+        #: Removes the client's secrets from an error (an upstream may echo the key).
+        self.redact = redact
+
+    def send(self, on_sent: Callable[[], None]) -> Coroutine[Any, Any, Body]:
+        """Send the request (one attempt): its 2xx response's body. ``on_sent`` ends the connect phase."""
+        return self.opener(self.connect_timeout, on_sent)
+
+    async def prepare(self, attempt: _Attempt, deadline: Deadline) -> None:
+        """Get ``attempt`` ready: a mapper for an event stream, or the events of a whole JSON answer."""
+        body = attempt.body
+        if self.streaming and "json" not in body.content_type:
+            mapper = attempt.mapper = self.provider.new_mapper()
+            if self.max_event_size != DEFAULT_MAX_EVENT_SIZE:
+                mapper.decoder = SSEDecoder(self.max_event_size)
+            return
+        # A whole JSON response (non-streaming mode, or a server that ignored
+        # ``stream: true``): same events, same collector.
+        raw = await self._read_whole(body, deadline)
+        body.done()
+        attempt.pending = self.provider.parse_response(loads(raw.decode("utf-8", "replace")))
+        attempt.tokens = self.streaming
+
+    async def _read_whole(self, body: Body, deadline: Deadline) -> bytes:
+        """A whole JSON response body, at most ``max_event_size`` bytes."""
+        limit = self.max_event_size
+        when = deadline.loop_when()
+        data = bytearray()
+        while chunk := await body.read(when):
+            data += chunk
+            if len(data) > limit:
+                raise ProtocolError(
+                    f"the response body is larger than max_event_size ({limit} bytes); if the server "
+                    "legitimately sends bodies this large, raise the model's max_event_size setting"
+                )
+        if chunk is None:
+            raise deadline.expired()
+        return bytes(data)
+
+
 class ResponseStream:
     """One streamed response: ``async for token in stream``, then ``stream.result``.
 
@@ -196,30 +260,24 @@ class ResponseStream:
         "__weakref__",
         "_attempt",
         "_busy",
-        "_clock",
         "_closing",
         "_collector",
         "_deadline",
         "_delivered",
         "_error",
         "_handlers",
-        "_max_event_size",
         "_mode",
-        "_opener",
         "_out",
         "_policy",
         "_pos",
-        "_provider",
-        "_redact",
         "_registry",
+        "_request",
         "_result",
         "_run_id",
         "_scope",
         "_start_args",
         "_start_hook",
         "_state",
-        "_streaming",
-        "_timeouts",
     )
 
     def __init__(
@@ -239,21 +297,23 @@ class ResponseStream:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         registry: weakref.WeakSet[ResponseStream] | None = None,
     ) -> None:
-        self._provider = provider
-        self._opener = open
+        timeouts = timeouts or Timeouts.none()
+        self._request = _Request(
+            open,
+            provider,
+            streaming=streaming,
+            connect_timeout=timeouts.connect,
+            max_event_size=max_event_size,
+            redact=redact,
+        )
         self._handlers = handlers
         self._run_id = run_id
         self._start_hook = start_hook
         self._start_args = start_args
-        self._streaming = streaming
-        self._max_event_size = max_event_size
-        #: Removes the client's secrets from an error (an upstream may echo the key).
-        self._redact = redact
         #: The open streams of the model: its aclose() closes them.
         self._registry = registry
-        self._timeouts = timeouts or Timeouts.none()
-        self._clock = clock = current_clock()
-        self._deadline = Deadline(self._timeouts, clock)
+        clock = current_clock()
+        self._deadline = Deadline(timeouts, clock)
         self._policy = RetryPolicy(max_retries, clock)
         self._collector = self._new_collector(provider.chat if chat is None else chat)
         self._delivered = False  # has any content reached handlers or the consumer?
@@ -377,7 +437,8 @@ class ResponseStream:
     # -- the engine ----------------------------------------------------
 
     def _new_collector(self, chat: bool) -> Collector:
-        return Collector(chat=chat, run_id=self._run_id, model_provider=self._provider.model_provider or None)
+        provider = self._request.provider
+        return Collector(chat=chat, run_id=self._run_id, model_provider=provider.model_provider or None)
 
     def _partial(self) -> LLMResult:
         """The result so far, for an error or an abandoned stream: never raises.
@@ -499,22 +560,12 @@ class ResponseStream:
         """Send the request (one attempt) and get ready to read its answer."""
         deadline = self._deadline
         deadline.attempt()
-        body = await self._wait(self._opener(self._timeouts.connect, _weak(self._request_sent)))
+        body = await self._wait(self._request.send(_weak(self._request_sent)))
         attempt = self._attempt = _Attempt(body)
         self._state = _OPEN
         if not deadline.sent:
             deadline.request_sent()  # a session that cannot tell: the phases start at the headers
-        if self._streaming and "json" not in body.content_type:
-            mapper = attempt.mapper = self._provider.new_mapper()
-            if self._max_event_size != DEFAULT_MAX_EVENT_SIZE:
-                mapper.decoder = SSEDecoder(self._max_event_size)
-            return attempt
-        # A whole JSON response (non-streaming mode, or a server that ignored
-        # ``stream: true``): same events, same collector.
-        raw = await self._read_whole(body)
-        body.done()
-        attempt.pending = self._provider.parse_response(loads(raw.decode("utf-8", "replace")))
-        attempt.tokens = self._streaming
+        await self._request.prepare(attempt, deadline)
         return attempt
 
     def _request_sent(self) -> None:
@@ -524,22 +575,6 @@ class ResponseStream:
         scope = self._scope
         if scope is not None and not scope.expired():
             scope.reschedule(deadline.loop_when())
-
-    async def _read_whole(self, body: Body) -> bytes:
-        """A whole JSON response body, at most ``max_event_size`` bytes."""
-        limit = self._max_event_size
-        when = self._deadline.loop_when()
-        data = bytearray()
-        while chunk := await body.read(when):
-            data += chunk
-            if len(data) > limit:
-                raise ProtocolError(
-                    f"the response body is larger than max_event_size ({limit} bytes); if the server "
-                    "legitimately sends bodies this large, raise the model's max_event_size setting"
-                )
-        if chunk is None:
-            raise self._deadline.expired()
-        return bytes(data)
 
     async def _wait(self, step: Coroutine[Any, Any, T]) -> T:
         """Await a step that is not a body read (sending the request, a back-off).
@@ -565,8 +600,9 @@ class ResponseStream:
 
     async def _retry(self, error: APIError) -> None:
         """Try again after ``error`` if the policy says so; else raise it as the stream's error."""
-        if self._redact is not None:
-            self._redact(error)
+        redact = self._request.redact
+        if redact is not None:
+            redact(error)
         policy = self._policy
         delay = policy.delay(error, delivered=self._delivered, deadline=self._deadline)
         if delay is None:
@@ -683,7 +719,7 @@ class ResponseStream:
         if not started:
             return
         if error is not None:
-            await self._handlers.error(error, self._run_id, clock=self._clock)
+            await self._handlers.error(error, self._run_id, clock=self._deadline.clock)
 
 
 def _weak(method: Callable[[], None]) -> Callable[[], None]:

@@ -157,7 +157,6 @@ class Deadline:
     """
 
     __slots__ = (
-        "_clock",
         "_content",
         "_first_token",
         "_idle",
@@ -167,11 +166,12 @@ class Deadline:
         "_t0",
         "_total",
         "active",
+        "clock",
         "keepalive_is_progress",
     )
 
     def __init__(self, timeouts: Timeouts, clock: Clock = LOOP_CLOCK) -> None:
-        self._clock = clock
+        self.clock = clock
         self._first_token = timeouts.first_token
         self._idle = timeouts.idle
         self._total = timeouts.total
@@ -186,7 +186,7 @@ class Deadline:
 
     def start(self) -> None:
         """The call begins (in the running loop): ``total`` counts from now."""
-        self._now = self._clock.now_function()
+        self._now = self.clock.now_function()
         self._t0 = self._now()
 
     def attempt(self) -> None:
@@ -243,9 +243,9 @@ class Deadline:
                 first = sent + self._first_token
                 if when is None or first < when:
                     when = first
-        if when is None or self._clock is LOOP_CLOCK:
+        if when is None or self.clock is LOOP_CLOCK:
             return when
-        return self._clock.loop_time(when)
+        return self.clock.loop_time(when)
 
     def expired(self) -> APITimeoutError:
         """The error for the deadline that has just passed (the nearest one)."""
