@@ -179,6 +179,31 @@ async def test_stop_from_another_task_ends_the_loop_the_same_way_every_run(mock_
                 stream.__aiter__()  # closed for good
 
 
+async def test_stop_while_the_reader_is_in_its_loop_body_ends_the_loop_too(mock_server: MockServer) -> None:
+    """The reader is not inside the stream (awaiting in its own loop body): aclose() ends it itself."""
+    mock_server.enqueue(STALLED)
+    recorder = Recorder()
+    in_body, resume = asyncio.Event(), asyncio.Event()
+    got: list[str] = []
+
+    async def read(stream: Any) -> None:
+        async for token in stream:
+            got.append(token)
+            in_body.set()
+            await resume.wait()  # sending the token to a browser, say
+
+    async with chat(mock_server.openai_base_url) as model:
+        stream = model.stream("hi", callbacks=[recorder])
+        reader = asyncio.create_task(read(stream))
+        await asyncio.wait_for(in_body.wait(), GUARD)
+        await stream.aclose()
+        assert [type(e) for e in recorder.errors] == [StreamAbandoned]  # told by aclose() itself
+        assert await mock_server.wait_for_disconnect(GUARD)
+        resume.set()
+        await asyncio.wait_for(reader, GUARD)  # the loop ended, no exception
+    assert got == ["one"] and len(recorder.errors) == 1
+
+
 async def test_stop_from_another_task_ends_events_too(mock_server: MockServer) -> None:
     mock_server.enqueue(STALLED)
     recorder = Recorder()
