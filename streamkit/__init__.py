@@ -28,6 +28,7 @@ from .errors import (
     RedirectError,
     RefusalError,
     StreamAbandoned,
+    StreamClosedError,
     StreamkitError,
     StreamStateError,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "ResponseStream",
     "RunInfo",
     "StreamAbandoned",
+    "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
     "SystemMessage",

@@ -14,11 +14,26 @@ cancelling that task cancels the stream, and nothing outlives it. (The one
 opt-in exception is a ``BackgroundHandler``, whose worker the stream owns
 and joins or cancels on every exit.)
 
-Retries live here, not in the transport, because only this object knows
-whether content has reached anyone: a retryable failure is retried with
-backoff while nothing was delivered, and raised with its partial result
-after. Deadlines (:mod:`streamkit.deadlines`) are checked around each
-network read with ``asyncio.timeout_at``: one timer per read, not per token.
+The parts, each with one job:
+
+* :class:`State`: the stream's state machine. ``NEW`` -> ``OPENING``
+  (started: ``on_llm_start`` called, a request being sent or a retry
+  waited for) -> ``OPEN`` (reading a body) -> one of ``DONE``, ``FAILED``,
+  ``CLOSED``. The terminal state is entered in :meth:`ResponseStream._end`
+  only, which is also the only caller of ``on_llm_end`` and ``on_llm_error``:
+  a started stream gets exactly one of them.
+* :class:`_Request`: the call's request, sent once per attempt, and how an
+  answer to it is read (an event stream, or a whole JSON body).
+* :class:`_Attempt`: one HTTP response: its :class:`~streamkit.transport.Body`
+  (which reads the network and maps its errors: the network boundary) and
+  the provider's mapper (bytes to events, or the wire format's errors).
+* :class:`~streamkit.retry.RetryPolicy`: whether and when a failed attempt
+  is tried again. Only errors of the *retried region* reach it: sending the
+  request, reading the body, the wire format. Handler calls sit outside
+  that region, so a handler's exception propagates as itself, never
+  renamed and never retried.
+* :class:`~streamkit.deadlines.Deadline`: the phases' deadlines; each read
+  waits until the nearest one (one timer per read, not per token).
 
 Lifecycle and closing policy:
 
@@ -30,6 +45,13 @@ Lifecycle and closing policy:
   not returned, because its body was not read; handlers get
   ``on_llm_error`` with :class:`~streamkit.errors.StreamAbandoned` (or the
   real error) carrying the partial result; ``CancelledError`` is re-raised;
+* ``aclose()`` from another task (a Stop button) closes the connection at
+  once and wakes the reading task, whose ``async for`` then just ends
+  (``collect()`` raises :class:`~streamkit.errors.StreamClosedError`);
+  ``on_llm_error`` gets one ``StreamAbandoned``, from whichever task ends
+  the stream;
+* the model's ``aclose()`` does the same to every stream it has open, with
+  :class:`~streamkit.errors.StreamClosedError`, raised in the reading task;
 * a bare ``async for ... : break`` with no reference left to the stream
   closes the connection as the object is freed, which CPython does right at
   the ``break``; use ``async with`` to also get ``on_llm_error`` delivered.
@@ -38,23 +60,22 @@ Lifecycle and closing policy:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from enum import Enum
 from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
 
-import aiohttp
-import anyio
-
 from .callbacks.manager import HandlerSet
 from .collector import Collector
-from .deadlines import Timeouts
+from .deadlines import Deadline, Timeouts, current_clock
 from .errors import (
     APIError,
-    APITimeoutError,
     IncompleteStreamError,
     ProtocolError,
     StreamAbandoned,
+    StreamClosedError,
     StreamkitError,
     StreamStateError,
 )
@@ -62,19 +83,168 @@ from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
 from .messages import AIMessage
 from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
+from .retry import RetryPolicy
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
-from .transport import map_exception, retry_delay
+from .transport import Body
 
-__all__ = ["ResponseStream"]
-
-_NEW, _OPEN, _DONE, _FAILED, _CLOSED, _RETRY = range(6)
+__all__ = ["ResponseStream", "State"]
 
 T = TypeVar("T")
 _TOKENS, _EVENTS, _DRAIN = 1, 2, 3
 
 
-#: Sends the request once; takes the connect timeout.
-Opener = Callable[[float | None], Awaitable[aiohttp.ClientResponse]]
+class State(Enum):
+    """Where a stream is in its life."""
+
+    NEW = "new"  # created, nothing sent
+    OPENING = "opening"  # started: sending a request, or waiting to retry
+    OPEN = "open"  # reading a response body
+    DONE = "done"  # read to its end: ``result`` is there
+    FAILED = "failed"  # an error was raised to the reader
+    CLOSED = "closed"  # closed before its end: aclose(), the model's aclose(), cancellation
+
+
+# Module-level names for the members: ``_OPEN`` is an enum attribute
+# lookup (about 0.25 us on CPython 3.11), too slow for a check per read.
+_NEW, _OPENING, _OPEN, _DONE, _FAILED, _CLOSED = State
+_ENDED = frozenset({_DONE, _FAILED, _CLOSED})
+
+
+#: Sends the request once and returns its body: takes the connect timeout and
+#: a callback for the moment the request is sent.
+Opener = Callable[[float | None, Callable[[], None]], Coroutine[Any, Any, Body]]
+
+
+class _Attempt:
+    """One HTTP response: the body being read and the mapper turning its bytes into events.
+
+    A whole JSON answer has no body left to read: its events are
+    ``pending``, handed over at once.
+    """
+
+    __slots__ = ("body", "deferred", "ended", "mapper", "pending", "tokens")
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+        self.mapper: StreamMapper | None = None
+        self.pending: list[Event] | None = None
+        #: Whether text events reach the token hooks (not for a non-streaming call).
+        self.tokens = True
+        #: An error met after events in the same read: raised at the next one.
+        self.deferred: StreamkitError | None = None
+        self.ended = False
+
+    async def receive(self, deadline: Deadline) -> list[Event] | None:
+        """The events of the next network read; ``None`` once the answer is over.
+
+        Raises only :class:`~streamkit.errors.APIError`: from the network
+        (mapped by the body), a passed deadline, or the wire format.
+        """
+        error = self.deferred
+        if error is not None:
+            self.deferred = None
+            raise error
+        mapper = self.mapper
+        if mapper is None:  # a whole JSON answer
+            events, self.pending = self.pending, None
+            return events
+        if mapper.terminal or self.ended:
+            return None
+        chunk = await self.body.read(deadline.loop_when())
+        if chunk is None:
+            raise deadline.expired()
+        if chunk:
+            events = mapper.feed(chunk)
+            if events:
+                if deadline.active:
+                    deadline.progress()
+            elif deadline.keepalive_is_progress and deadline.active:
+                deadline.progress()
+        else:
+            self.ended = True
+            events = mapper.finish()
+        error = mapper.error
+        if error is not None:
+            mapper.error = None
+            if not events:
+                raise error
+            # Hand over the events that came before the error first.
+            self.deferred = error
+        return events
+
+    def check_complete(self, finished: bool) -> None:
+        """At the end of the answer: raise IncompleteStreamError if it stopped short."""
+        mapper = self.mapper
+        if mapper is not None:
+            mapper.check_complete(finished)
+        elif not finished:
+            # Every choice of a whole answer has its finish/stop reason
+            # (OpenAI's and Anthropic's documented response objects).
+            raise IncompleteStreamError(
+                "the response has no answer with a finish reason: it is empty or was cut short"
+            )
+
+
+class _Request:
+    """This call's request: how to send it, and how to read an answer to it.
+
+    One per stream; each attempt sends it anew (the body bytes are encoded once).
+    """
+
+    __slots__ = ("connect_timeout", "max_event_size", "opener", "provider", "redact", "streaming")
+
+    def __init__(
+        self,
+        opener: Opener,
+        provider: Provider,
+        *,
+        streaming: bool,
+        connect_timeout: float | None,
+        max_event_size: int,
+        redact: Callable[[APIError], APIError] | None,
+    ) -> None:
+        self.opener = opener
+        self.provider = provider
+        self.streaming = streaming
+        self.connect_timeout = connect_timeout
+        self.max_event_size = max_event_size
+        #: Removes the client's secrets from an error (an upstream may echo the key).
+        self.redact = redact
+
+    def send(self, on_sent: Callable[[], None]) -> Coroutine[Any, Any, Body]:
+        """Send the request (one attempt): its 2xx response's body. ``on_sent`` ends the connect phase."""
+        return self.opener(self.connect_timeout, on_sent)
+
+    async def prepare(self, attempt: _Attempt, deadline: Deadline) -> None:
+        """Get ``attempt`` ready: a mapper for an event stream, or the events of a whole JSON answer."""
+        body = attempt.body
+        if self.streaming and "json" not in body.content_type:
+            mapper = attempt.mapper = self.provider.new_mapper()
+            if self.max_event_size != DEFAULT_MAX_EVENT_SIZE:
+                mapper.decoder = SSEDecoder(self.max_event_size)
+            return
+        # A whole JSON response (non-streaming mode, or a server that ignored
+        # ``stream: true``): same events, same collector.
+        raw = await self._read_whole(body, deadline)
+        body.done()
+        attempt.pending = self.provider.parse_response(loads(raw.decode("utf-8", "replace")))
+        attempt.tokens = self.streaming
+
+    async def _read_whole(self, body: Body, deadline: Deadline) -> bytes:
+        """A whole JSON response body, at most ``max_event_size`` bytes."""
+        limit = self.max_event_size
+        when = deadline.loop_when()
+        data = bytearray()
+        while chunk := await body.read(when):
+            data += chunk
+            if len(data) > limit:
+                raise ProtocolError(
+                    f"the response body is larger than max_event_size ({limit} bytes); if the server "
+                    "legitimately sends bodies this large, raise the model's max_event_size setting"
+                )
+        if chunk is None:
+            raise deadline.expired()
+        return bytes(data)
 
 
 class ResponseStream:
@@ -89,33 +259,25 @@ class ResponseStream:
     __slots__ = (
         "__weakref__",
         "_attempt",
-        "_attempt_t0",
         "_busy",
+        "_closing",
         "_collector",
-        "_content",
-        "_deferred",
+        "_deadline",
         "_delivered",
+        "_error",
         "_handlers",
-        "_has_deadline",
-        "_mapper",
-        "_max_event_size",
-        "_max_retries",
         "_mode",
-        "_open",
         "_out",
+        "_policy",
         "_pos",
-        "_progress",
-        "_provider",
-        "_redact",
-        "_resp",
+        "_registry",
+        "_request",
         "_result",
         "_run_id",
+        "_scope",
         "_start_args",
         "_start_hook",
         "_state",
-        "_streaming",
-        "_t0",
-        "_timeouts",
     )
 
     def __init__(
@@ -133,34 +295,35 @@ class ResponseStream:
         max_retries: int = 0,
         redact: Callable[[APIError], APIError] | None = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        registry: weakref.WeakSet[ResponseStream] | None = None,
     ) -> None:
-        self._max_event_size = max_event_size
-        self._provider = provider
-        #: Removes the client's secrets from an error (an upstream may echo the key).
-        self._redact = redact
-        self._open = open
+        timeouts = timeouts or Timeouts.none()
+        self._request = _Request(
+            open,
+            provider,
+            streaming=streaming,
+            connect_timeout=timeouts.connect,
+            max_event_size=max_event_size,
+            redact=redact,
+        )
         self._handlers = handlers
         self._run_id = run_id
         self._start_hook = start_hook
         self._start_args = start_args
-        self._streaming = streaming
-        self._timeouts = timeouts or Timeouts.none()
-        t = self._timeouts
-        self._has_deadline = not (t.first_token is None and t.idle is None and t.total is None)
-        self._max_retries = max_retries
-        self._attempt = 0
-        self._t0 = 0.0  # loop time the call started (the total deadline counts from it)
-        self._attempt_t0 = 0.0  # ... this attempt started (first_token counts from it)
-        self._progress = 0.0  # ... of the last progress (idle counts from it)
-        self._delivered = False  # has any content reached handlers or the consumer?
-        self._deferred: StreamkitError | None = None  # raised once the tokens before it are taken
+        #: The open streams of the model: its aclose() closes them.
+        self._registry = registry
+        clock = current_clock()
+        self._deadline = Deadline(timeouts, clock)
+        self._policy = RetryPolicy(max_retries, clock)
         self._collector = self._new_collector(provider.chat if chat is None else chat)
-        self._mapper: StreamMapper | None = None
-        self._resp: aiohttp.ClientResponse | None = None
-        self._content: aiohttp.StreamReader | None = None
+        self._delivered = False  # has any content reached handlers or the consumer?
+        self._attempt: _Attempt | None = None
         self._state = _NEW
         self._mode = 0
-        self._busy = False
+        self._busy = False  # a task is inside _pump
+        self._scope: asyncio.Timeout | None = None  # the non-read wait in progress (request, back-off)
+        self._closing: StreamkitError | None = None  # set by a close while a task is inside
+        self._error: BaseException | None = None  # what ended the stream, if not DONE
         self._out: list[Any] = []
         self._pos = 0
         self._result: LLMResult | None = None
@@ -198,7 +361,7 @@ class ResponseStream:
     @property
     def finished(self) -> bool:
         """True once the stream was read to its end successfully."""
-        return self._state == _DONE
+        return self._state is _DONE
 
     def __aiter__(self) -> ResponseStream:
         self._claim(_TOKENS)
@@ -219,34 +382,37 @@ class ResponseStream:
         return _EventIterator(self)
 
     async def collect(self) -> LLMResult:
-        """Read the stream to its end and return the final result."""
+        """Read the stream to its end and return the final result.
+
+        Raises :class:`StreamClosedError` if the stream is closed meanwhile
+        (``aclose()`` from another task, or the model's ``aclose()``).
+        """
         if self._result is not None:
             return self._result
         self._claim(_DRAIN)
-        while self._state != _DONE:
+        while self._state is not _DONE:
+            if self._state in _ENDED:
+                raise self._closed_error()
             self._out = []
-            await self._pump()
+            try:
+                await self._pump()
+            except StreamAbandoned as exc:
+                if exc is not self._closing:
+                    raise
+                raise self._closed_error() from None
         assert self._result is not None
         return self._result
 
     async def aclose(self) -> None:
-        """Stop: close the HTTP connection now; handlers get ``on_llm_error``.
+        """Stop: close the HTTP connection now; handlers get ``on_llm_error`` (``StreamAbandoned``).
 
-        Idempotent; a no-op on a finished stream.
+        Idempotent; a no-op on a finished stream. From another task while
+        one reads the stream, it also wakes that task at once: its ``async
+        for`` ends (its ``collect()`` raises :class:`StreamClosedError`),
+        and that task tells the handlers. A task running one of your
+        handlers notices when the handler returns.
         """
-        if self._state in (_DONE, _FAILED, _CLOSED):
-            return
-        started = self._state == _OPEN
-        self._state = _CLOSED
-        self._out = []  # tokens read but not yet taken are dropped with the stream
-        self._pos = 0
-        self._close_response()
-        if started:
-            abandoned = StreamAbandoned(
-                "the consumer stopped reading before the end of the stream",
-                partial_result=self._partial(),
-            )
-            await self._notify_error(abandoned)
+        await self._close(StreamAbandoned("the consumer stopped reading before the end of the stream"))
 
     async def __aenter__(self) -> ResponseStream:
         return self
@@ -262,16 +428,17 @@ class ResponseStream:
     def __del__(self) -> None:
         # Reached at a bare ``async for ...: break``: close at once, not at
         # some later garbage collection of the response.
-        resp = self._resp
-        if self._state == _OPEN:
-            if resp is not None:
-                resp.close()
+        if self._state is _OPEN or self._state is _OPENING:
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.body.close()
             self._handlers.cancel()
 
     # -- the engine ----------------------------------------------------
 
     def _new_collector(self, chat: bool) -> Collector:
-        return Collector(chat=chat, run_id=self._run_id, model_provider=self._provider.model_provider or None)
+        provider = self._request.provider
+        return Collector(chat=chat, run_id=self._run_id, model_provider=provider.model_provider or None)
 
     def _partial(self) -> LLMResult:
         """The result so far, for an error or an abandoned stream: never raises.
@@ -296,9 +463,12 @@ class ResponseStream:
             return LLMResult(generations=[[generation]], llm_output=None)
 
     def _claim(self, mode: int) -> None:
-        if self._state in (_DONE, _FAILED, _CLOSED) and not (mode == _DRAIN and self._state == _DONE):
-            state = {_DONE: "finished", _FAILED: "failed", _CLOSED: "closed"}[self._state]
-            raise StreamStateError(f"this stream has already {state}; call stream() again for a new one")
+        state = self._state
+        if state in _ENDED and not (mode == _DRAIN and state is _DONE):
+            if isinstance(self._error, StreamClosedError):
+                raise self._error
+            word = {_DONE: "finished", _FAILED: "failed", _CLOSED: "closed"}[state]
+            raise StreamStateError(f"this stream has already {word}; call stream() again for a new one")
         if self._mode and self._mode != mode:
             raise StreamStateError(
                 "this stream is already being read another way (tokens, events() or collect()); pick one"
@@ -307,170 +477,152 @@ class ResponseStream:
 
     async def _refill(self) -> Any:
         while True:
-            if self._state != _OPEN and self._state != _NEW:
-                if self._state == _DONE:
-                    raise StopAsyncIteration
-                raise StreamStateError("this stream was closed")
+            if self._state is not _OPEN:
+                self._check_readable()
             self._out = []
             self._pos = 0
-            await self._pump()
-            if self._out:
+            try:
+                await self._pump()
+            except StreamAbandoned as exc:
+                if exc is not self._closing:
+                    raise
+                raise StopAsyncIteration from None  # closed by aclose(): the loop just ends
+            out = self._out
+            if out and self._closing is None:
                 self._pos = 1
-                return self._out[0]
-            if self._state == _DONE:
+                return out[0]
+
+    def _check_readable(self) -> None:
+        """Before a read in a state other than OPEN: raise what ends the iteration, if anything."""
+        state = self._state
+        if state is _DONE:
+            raise StopAsyncIteration
+        if state is _CLOSED:
+            error = self._error
+            if isinstance(error, StreamClosedError):
+                raise error
+            if error is not None and error is self._closing:
                 raise StopAsyncIteration
+            raise StreamStateError("this stream was closed")
+        if state is _FAILED:
+            raise StreamStateError("this stream has failed; call stream() again for a new one")
+
+    def _closed_error(self) -> StreamClosedError:
+        error = self._error
+        if isinstance(error, StreamClosedError):
+            return error
+        return StreamClosedError(
+            "the stream was closed (aclose()) before its end", partial_result=self._partial()
+        )
 
     async def _pump(self) -> None:
-        """One step: start, or one network read, or the end. Fills ``_out``.
+        """One step for the reader: start, or one network read and its events, or the end.
 
-        A failure before any content was delivered is retried here, if it
-        is of a retryable kind and attempts remain; after that it is
-        raised, with the partial result.
+        The retried region (sending the request, reading, the wire format)
+        raises only APIErrors, which go to the retry policy; the handler
+        calls (start, tokens, retry, end) are outside it.
         """
         if self._busy:
             raise StreamStateError("this stream is already being read by another task")
         self._busy = True
         try:
+            if self._state is _NEW:
+                await self._start()
             while True:
+                if self._closing is not None:
+                    raise self._closing  # closed while this task was in a handler
+                attempt = self._attempt
                 try:
-                    await self._step()
+                    if attempt is None:
+                        attempt = await self._open()
+                    events = await attempt.receive(self._deadline)
+                    if events is None:
+                        attempt.check_complete(self._collector.finished)
+                except APIError as exc:
+                    failure = exc
+                else:
+                    if events is None:
+                        await self._end(_DONE)
+                    elif events:
+                        await self._process(events, attempt.tokens)
                     return
-                except Exception as exc:
-                    if not await self._retry(exc):
-                        raise
+                await self._retry(failure)
         except BaseException as exc:
-            await self._fail(exc)
+            await self._abort(exc)
             raise
         finally:
             self._busy = False
 
-    async def _step(self) -> None:
-        if self._deferred is not None:
-            error, self._deferred = self._deferred, None
-            raise error
-        state = self._state
-        if state == _OPEN:
-            content = self._content
-            mapper = self._mapper
-            assert content is not None and mapper is not None
-            if mapper.terminal:  # the marker came with tokens the consumer now has
-                await self._finish()
-                return
-            if self._has_deadline:
-                chunk = await self._deadline_read(content)
-            else:
-                chunk = await content.readany()
-            if chunk:
-                events = mapper.feed(chunk)
-                if events:
-                    await self._process(events)
-                    if self._has_deadline:
-                        self._progress = asyncio.get_running_loop().time()
-                elif self._timeouts.keepalive_is_progress:
-                    self._progress = asyncio.get_running_loop().time()
-                if mapper.error is not None:
-                    error, mapper.error = mapper.error, None
-                    if self._out:
-                        # Hand over the tokens that came before the error
-                        # first; the next read raises it.
-                        self._deferred = error
-                        return
-                    raise error
-                if mapper.terminal and not self._out:
-                    # The terminal marker ([DONE], message_stop) ends the
-                    # answer: done now, whatever the connection does next
-                    # (held open, aborted without its last chunk, garbage).
-                    # With tokens to hand over, they go first; the next
-                    # step finishes without reading.
-                    await self._finish()
-            else:
-                await self._finish()
-        elif state == _NEW:
-            await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
-            self._t0 = asyncio.get_running_loop().time()
-            await self._connect()
-        elif state == _RETRY:
-            await self._connect()
-        else:  # pragma: no cover - _refill and collect() check the state first
-            raise StreamStateError("this stream is not open")
+    async def _start(self) -> None:
+        self._state = _OPENING
+        if self._registry is not None:
+            self._registry.add(self)
+        await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
+        self._deadline.start()
 
-    def _deadline(self) -> tuple[float, str, float] | None:
-        """The nearest deadline now: (loop time, phase, configured seconds)."""
-        t = self._timeouts
-        best: tuple[float, str, float] | None = None
-        if t.total is not None:
-            best = (self._t0 + t.total, "total", t.total)
-        if t.idle is not None:
-            when = self._progress + t.idle
-            if best is None or when < best[0]:
-                best = (when, "idle", t.idle)
-        if t.first_token is not None and not self._delivered:
-            when = self._attempt_t0 + t.first_token
-            if best is None or when < best[0]:
-                best = (when, "first_token", t.first_token)
-        return best
-
-    async def _deadline_read(self, content: aiohttp.StreamReader) -> bytes:
-        deadline = self._deadline()
-        if deadline is None:
-            return await content.readany()
-        return await _within(content.readany(), deadline)
-
-    async def _connect(self) -> None:
-        """Send the request (one attempt) and get ready to read the body."""
-        loop = asyncio.get_running_loop()
-        self._attempt_t0 = self._progress = loop.time()
-        opening = self._open(self._timeouts.connect)
-        deadline = self._deadline() if self._has_deadline else None
-        resp = await (opening if deadline is None else _within(opening, deadline))
-        self._resp = resp
+    async def _open(self) -> _Attempt:
+        """Send the request (one attempt) and get ready to read its answer."""
+        deadline = self._deadline
+        deadline.attempt()
+        body = await self._wait(self._request.send(_weak(self._request_sent)))
+        attempt = self._attempt = _Attempt(body)
         self._state = _OPEN
-        content_type = resp.content_type
-        if not self._streaming or "json" in content_type:
-            # A whole JSON response (non-streaming mode, or a server that
-            # ignored ``stream: true``): same events, same collector.
-            reading = _read_body(resp, self._max_event_size)
-            deadline = self._deadline() if self._has_deadline else None
-            raw = await (reading if deadline is None else _within(reading, deadline))
-            body = loads(raw.decode("utf-8", "replace"))
-            resp.release()
-            self._resp = None
-            await self._process(self._provider.parse_response(body), tokens=self._streaming)
-            if not self._collector.finished:
-                # Every choice of a whole answer has its finish/stop reason
-                # (OpenAI's and Anthropic's documented response objects).
-                raise IncompleteStreamError(
-                    "the response has no answer with a finish reason: it is empty or was cut short"
-                )
-            self._complete()
-            await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
-            return
-        self._content = resp.content
-        mapper = self._mapper = self._provider.new_mapper()
-        if self._max_event_size != DEFAULT_MAX_EVENT_SIZE:
-            mapper.decoder = SSEDecoder(self._max_event_size)
+        if not deadline.sent:
+            deadline.request_sent()  # a session that cannot tell: the phases start at the headers
+        await self._request.prepare(attempt, deadline)
+        return attempt
 
-    async def _retry(self, exc: Exception) -> bool:
-        """Prepare a new attempt if ``exc`` may be retried now; False to give up."""
-        if self._delivered or self._attempt >= self._max_retries or self._state not in (_NEW, _OPEN, _RETRY):
-            return False
-        error = exc if isinstance(exc, APIError) else map_exception(exc, "read")
-        if error is None or not error.retryable:
-            return False
-        if isinstance(error, APITimeoutError) and error.phase == "total":
-            return False
-        self._attempt += 1
-        delay = retry_delay(error, self._attempt)
-        total = self._timeouts.total
-        if total is not None and asyncio.get_running_loop().time() + delay >= self._t0 + total:
-            return False  # the wait alone would overrun the call's total deadline
-        self._close_response()
-        self._mapper = None
+    def _request_sent(self) -> None:
+        """The request is written: the connect phase is over, the next deadline applies now."""
+        deadline = self._deadline
+        deadline.request_sent()
+        scope = self._scope
+        if scope is not None and not scope.expired():
+            scope.reschedule(deadline.loop_when())
+
+    async def _wait(self, step: Coroutine[Any, Any, T]) -> T:
+        """Await a step that is not a body read (sending the request, a back-off).
+
+        Under the call's deadline, and woken at once by a close.
+        """
+        if self._closing is not None:
+            step.close()
+            raise self._closing
+        scope = asyncio.timeout_at(self._deadline.loop_when())
+        self._scope = scope
+        try:
+            async with scope:
+                return await step
+        except TimeoutError:
+            if not scope.expired():
+                raise  # typed already: the connect phase's APITimeoutError
+            if self._closing is not None:
+                raise self._closing from None
+            raise self._deadline.expired() from None
+        finally:
+            self._scope = None
+
+    async def _retry(self, error: APIError) -> None:
+        """Try again after ``error`` if the policy says so; else raise it as the stream's error."""
+        redact = self._request.redact
+        if redact is not None:
+            redact(error)
+        policy = self._policy
+        delay = policy.delay(error, delivered=self._delivered, deadline=self._deadline)
+        if delay is None:
+            if error.partial_result is None:
+                error.partial_result = self._partial()
+            raise error
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.body.close()
         self._collector = self._new_collector(self._collector.chat)
-        self._state = _RETRY
-        await self._handlers.call("on_retry", error, attempt=self._attempt, delay=delay, run_id=self._run_id)
-        await asyncio.sleep(delay)
-        return True
+        self._state = _OPENING
+        self._deadline.attempt()  # no attempt runs during the back-off: only ``total`` counts
+        await self._handlers.call(
+            "on_retry", error, attempt=policy.attempts, delay=delay, run_id=self._run_id
+        )
+        await self._wait(policy.sleep(delay))
 
     async def _process(self, events: list[Event], tokens: bool = True) -> None:
         """The hot path: collector first, then handlers, then the consumer's queue."""
@@ -491,6 +643,7 @@ class ResponseStream:
                 if isinstance(event, ContentBlock) and event.block is None:
                     continue  # a block begins: no content yet
                 self._delivered = True
+                self._deadline.content()
                 break
         if mode == _EVENTS:
             out.extend(events)
@@ -505,80 +658,90 @@ class ResponseStream:
                 if mode == _TOKENS:
                     out.append(text)
 
-    async def _finish(self) -> None:
-        mapper = self._mapper
-        assert mapper is not None
-        if not mapper.terminal:  # the end of the body
-            events = mapper.finish()
-            if events:
-                await self._process(events)
-            if mapper.error is not None:
-                raise mapper.error
-        mapper.check_complete(self._collector.finished)
-        resp = self._resp
-        content = self._content
-        self._resp = None
-        self._content = None
-        if resp is not None:
-            if content is not None and content.at_eof():
-                # Body read to EOF: the connection is clean and goes back to the pool.
-                resp.release()
-            else:
-                # Done at the terminal marker with the body not over: close
-                # rather than wait for (or pool) a connection in an unknown state.
-                resp.close()
-        self._complete()
-        await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
+    # -- the way out -----------------------------------------------------
 
-    def _complete(self) -> None:
-        self._result = self._collector.result()
-        self._state = _DONE
-
-    def _close_response(self) -> None:
-        resp = self._resp
-        self._resp = None
-        self._content = None
-        if resp is not None:
-            resp.close()
-
-    async def _fail(self, exc: BaseException) -> None:
-        """Close, attach the partial result, tell the handlers; the caller re-raises."""
-        was_done = self._state == _DONE
-        if self._state != _CLOSED:
-            self._state = _FAILED if not was_done else _DONE
-        self._close_response()
-        if was_done:
-            return  # on_llm_end itself failed: the result stands
-        partial = self._partial()
-        if isinstance(exc, APIError) and self._redact is not None:
-            self._redact(exc)
-        if isinstance(exc, StreamkitError):
-            if exc.partial_result is None:
-                exc.partial_result = partial
-            await self._notify_error(exc)
-        elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)) or not isinstance(exc, Exception):
-            await self._notify_error(
-                StreamAbandoned("the stream was cancelled before its end", partial_result=partial)
-            )
-        else:
-            mapped = map_exception(exc, "read")
-            if mapped is not None:
-                if self._redact is not None:
-                    self._redact(mapped)
-                mapped.partial_result = partial
-                await self._notify_error(mapped)
-                # Not chained: aiohttp's errors can hold the request (and its headers).
-                raise mapped from None
-            await self._notify_error(exc)
-
-    async def _notify_error(self, error: BaseException) -> None:
-        if not self._handlers:
+    async def _close(self, reason: StreamkitError) -> None:
+        """Close from outside the read: now, or by waking the task inside the stream."""
+        if self._state in _ENDED:
             return
-        # Shielded: this runs while a cancellation is being delivered, and an
-        # anyio cancel scope would otherwise cancel the handlers' awaits too.
-        # Bounded, so a stuck handler cannot hold the cancellation up.
-        with anyio.move_on_after(5.0, shield=True):
-            await self._handlers.error(error, self._run_id)
+        if self._closing is None:
+            self._closing = reason
+        if self._busy:
+            # A task is inside the stream (another one, or a handler of the
+            # reader's own): wake it; it ends the stream and tells the handlers.
+            scope = self._scope
+            if scope is not None and not scope.expired():
+                scope.reschedule(float("-inf"))
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.body.interrupt(self._closing)
+            return
+        await self._end(_CLOSED, self._closing)
+
+    async def _abort(self, exc: BaseException) -> None:
+        """The task reading the stream is leaving it with ``exc``: end the stream (once)."""
+        if self._state in _ENDED:
+            return  # on_llm_end itself failed: the result stands
+        if exc is self._closing:
+            await self._end(_CLOSED, exc)
+        elif isinstance(exc, Exception):
+            await self._end(_FAILED, exc)
+        else:  # CancelledError, GeneratorExit, KeyboardInterrupt
+            abandoned = StreamAbandoned("the stream was cancelled before its end")
+            await self._end(_CLOSED, abandoned)
+
+    async def _end(self, state: State, error: BaseException | None = None) -> None:
+        """Enter a terminal state. The one place that does, and that calls on_llm_end / on_llm_error.
+
+        DONE: the connection goes back to the pool (if its body was read to
+        the end), the result is built and ``on_llm_end`` called. FAILED or
+        CLOSED: the connection is closed, tokens not yet taken are dropped,
+        and a started stream's handlers get ``on_llm_error`` once.
+        """
+        started = self._state is not _NEW
+        self._state = state
+        attempt, self._attempt = self._attempt, None
+        if self._registry is not None:
+            self._registry.discard(self)
+        if state is _DONE:
+            if attempt is not None:
+                attempt.body.done()
+            self._result = self._collector.result()
+            await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
+            return
+        if attempt is not None:
+            attempt.body.close()
+        self._out = []
+        self._pos = 0
+        self._error = error
+        if (
+            isinstance(error, StreamkitError)
+            and error.partial_result is None
+            and (error is self._closing or isinstance(error, StreamAbandoned))
+        ):
+            error.partial_result = self._partial()
+        if not started:
+            return
+        if error is not None:
+            await self._handlers.error(error, self._run_id, clock=self._deadline.clock)
+
+
+def _weak(method: Callable[[], None]) -> Callable[[], None]:
+    """``method``, called through a weak reference to its object.
+
+    aiohttp keeps a request's trace context (where ``on_sent`` lives) on
+    the response, which the stream holds: a strong reference there would
+    make a cycle, and the stream would no longer be freed (and its
+    connection closed) right at a bare ``break``.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        bound = ref()
+        if bound is not None:
+            bound()
+
+    return call
 
 
 class _EventIterator:
@@ -598,36 +761,3 @@ class _EventIterator:
 
     def __anext__(self) -> Awaitable[Event]:
         return self._stream.__anext__()  # type: ignore[return-value]
-
-
-_PHASE_MESSAGES = {
-    "first_token": "no content arrived within {:g}s of sending the request",
-    "idle": "the stream was silent for {:g}s",
-    "total": "the call did not finish within {:g}s",
-}
-
-
-async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """A whole JSON response body, at most ``limit`` bytes (``max_event_size``)."""
-    body = bytearray()
-    while chunk := await resp.content.readany():
-        body += chunk
-        if len(body) > limit:
-            raise ProtocolError(
-                f"the response body is larger than max_event_size ({limit} bytes); "
-                "if the server legitimately sends bodies this large, raise the model's max_event_size setting"
-            )
-    return bytes(body)
-
-
-async def _within(awaitable: Awaitable[T], deadline: tuple[float, str, float]) -> T:
-    """Await under a deadline; past it, an APITimeoutError naming the phase."""
-    when, phase, seconds = deadline
-    scope = asyncio.timeout_at(when)
-    try:
-        async with scope:
-            return await awaitable
-    except TimeoutError as exc:
-        if not scope.expired():
-            raise  # some other timeout, already typed upstream
-        raise APITimeoutError(_PHASE_MESSAGES[phase].format(seconds), phase=phase, timeout=seconds) from exc

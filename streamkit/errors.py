@@ -6,6 +6,7 @@ Every error streamkit raises derives from :class:`StreamkitError`::
     ├── InvalidArgumentError (ValueError)   bad constructor/call arguments, before any request
     ├── HandlerError                        a registered handler of the wrong kind
     ├── StreamStateError (RuntimeError)     lifecycle misuse: iterating twice, from two tasks, after close
+    │   └── StreamClosedError               closed before its end (``model.aclose()``; under ``collect()``)
     ├── StreamAbandoned                     given to ``on_llm_error`` when the consumer left early
     ├── OutputParserError                   structured output: the answer is not a valid object
     │   └── RefusalError                    ... because the model refused (``.refusal``)
@@ -74,6 +75,7 @@ __all__ = [
     "RedirectError",
     "RefusalError",
     "StreamAbandoned",
+    "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
     "error_from_payload",
@@ -112,6 +114,17 @@ class HandlerError(StreamkitError, TypeError):
 
 class StreamStateError(StreamkitError, RuntimeError):
     """A stream was used in a way its lifecycle does not allow."""
+
+
+class StreamClosedError(StreamStateError):
+    """The stream was closed before its end, by the client itself, not the provider.
+
+    Raised, with ``.partial_result``, in the task reading a stream when its
+    model is closed (``await model.aclose()``) while the stream is open,
+    and by ``collect()`` when another task calls ``stream.aclose()`` (an
+    ``async for`` loop just ends then). Handlers get it in ``on_llm_error``
+    for a closed model. Never retried: it is not an :class:`APIError`.
+    """
 
 
 class StreamAbandoned(StreamkitError):

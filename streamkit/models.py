@@ -23,6 +23,7 @@ the argument, and an assignment that fails leaves the model unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import json
@@ -30,7 +31,8 @@ import os
 import re
 import ssl
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, overload
@@ -39,7 +41,6 @@ from uuid import uuid4
 
 import aiohttp
 import anyio
-from aiohttp import ClientResponse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -56,14 +57,14 @@ from .adapter import ResponseStream
 from .callbacks.base import AnyHandler, check_handlers
 from .callbacks.manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
-from .errors import APIError, InvalidArgumentError, StreamkitError, redact_error
+from .errors import APIError, InvalidArgumentError, StreamClosedError, StreamkitError, redact_error
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import BatchProgress, ChatGeneration, LLMResult
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .sync import BlockingMixin, warn_if_never_awaited
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import DEFAULT_MAX_CONNECTIONS, MIN_SECRET_LENGTH, Transport, encode_body, resolve_proxy
+from .transport import DEFAULT_MAX_CONNECTIONS, MIN_SECRET_LENGTH, Body, Transport, encode_body, resolve_proxy
 
 if TYPE_CHECKING:
     from .fallbacks import ModelWithFallbacks
@@ -320,6 +321,8 @@ class StreamingModel(BaseModel):
     _ssl: ssl.SSLContext | bool = PrivateAttr(default=True)
     #: The proxy every request goes through (``proxy``, or the environment's), or None.
     _proxy_url: str | None = PrivateAttr(default=None)
+    #: Streams started and not yet ended: aclose() closes them.
+    _streams: weakref.WeakSet[ResponseStream] = PrivateAttr(default_factory=weakref.WeakSet)
 
     def __init__(self, **data: Any) -> None:
         cls = type(self)
@@ -590,14 +593,22 @@ class StreamingModel(BaseModel):
         return ModelWithFallbacks([self, *fallbacks])
 
     async def aclose(self) -> None:
-        """Close this event loop's HTTP session and its pooled connections.
+        """Close the streams still open, then this event loop's HTTP session and its connections.
 
-        Sessions this model holds on other event loops (other threads, or a
-        loop still running elsewhere) are left to their own loop: closed
-        by ``aclose()`` there, or when that loop shuts down. A user-given
-        ``http_client`` is never closed. The model stays usable: the next
-        call opens a new session.
+        Every stream of this model that has started and not ended fails at
+        once with :class:`~streamkit.errors.StreamClosedError` (carrying its
+        partial result), raised in the task reading it, whatever it was
+        waiting for (the response, the next bytes, a retry's back-off); its
+        handlers get ``on_llm_error`` once. Sessions this model holds on
+        other event loops (other threads, or a loop still running elsewhere)
+        are left to their own loop: closed by ``aclose()`` there, or when
+        that loop shuts down. A user-given ``http_client`` is never closed.
+        The model stays usable: the next call opens a new session.
         """
+        open_streams = list(self._streams)
+        if open_streams:
+            message = "the model was closed (aclose()) before the stream ended"
+            await asyncio.gather(*(stream._close(StreamClosedError(message)) for stream in open_streams))
         retired, self._retired = self._retired, []
         for old in retired:
             await old.aclose()
@@ -750,8 +761,11 @@ class StreamingModel(BaseModel):
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{type(self).__name__}: invalid arguments: {exc}") from None
 
-        def open_response(connect_timeout: float | None) -> Awaitable[ClientResponse]:
-            return transport.post(path, data, connect_timeout=connect_timeout, extra_headers=extra_headers)
+        async def open_response(connect_timeout: float | None, on_sent: Callable[[], None]) -> Body:
+            response = await transport.post(
+                path, data, connect_timeout=connect_timeout, extra_headers=extra_headers, on_sent=on_sent
+            )
+            return Body(response)
 
         return ResponseStream(
             provider=self._provider,
@@ -766,6 +780,7 @@ class StreamingModel(BaseModel):
             streaming=streaming,
             timeouts=settings[0],
             max_retries=settings[1],
+            registry=self._streams,
         )
 
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:

@@ -1,11 +1,20 @@
-"""HTTP for every provider: an aiohttp session per event loop, error mapping.
+"""HTTP for every provider: an aiohttp session per event loop, the response body, error mapping.
 
-Foreign errors (aiohttp, asyncio timeouts, bad JSON in an error body) are
-mapped to streamkit's tree by :func:`map_exception`, here and in the
-adapter's read loop.
+This module is the network boundary. Foreign errors (aiohttp's, and
+aiohttp's own timeouts) are mapped to streamkit's tree by
+:func:`map_exception` here and nowhere else: when the request is sent
+(:meth:`Transport.post`) and when the body is read (:class:`Body`). Nothing
+above this module catches an aiohttp error or a ``TimeoutError`` it did not
+raise itself, so an exception from a user's handler is never renamed nor
+retried. Whether to retry is decided above (:mod:`streamkit.retry`), where
+it is known whether anything was shown yet.
 
-Retries happen only here, before the response body has been handed to
-anyone: a retried request can never duplicate a token the user saw.
+A reader is never left waiting on a dead connection (:class:`Body`): when
+the connection closes under a waiting read (a server that closes without
+the last chunk, broken chunked framing that aiohttp's C parser answers by
+closing the socket without waking the reader), the read is woken here and
+fails at once with :class:`~streamkit.errors.APIConnectionError`, after
+handing over any bytes that had arrived.
 
 Security policy (what leaves the machine, and what an error may show):
 
@@ -51,8 +60,8 @@ import ssl as ssl_module
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,13 +85,14 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
+    "CLOSED_POLL_INTERVAL",
     "MAX_ERROR_BODY",
     "MIN_SECRET_LENGTH",
+    "Body",
     "ErrorParser",
     "Transport",
     "encode_body",
     "map_exception",
-    "mapped_errors",
     "parse_retry_after",
     "resolve_proxy",
 ]
@@ -151,10 +161,12 @@ def parse_retry_after(headers: Any) -> float | None:
 def map_exception(
     exc: BaseException, phase: str, timeout: float | None = None, *, name_cause: bool = False
 ) -> APIError | None:
-    """The streamkit error for an aiohttp/asyncio failure, or None if it is not one.
+    """The streamkit error for an aiohttp failure (or aiohttp's own timeout), or None.
 
-    ``name_cause`` adds the aiohttp error's class to the message, for
-    errors raised without their cause.
+    The one place foreign errors are classified; called only in this module,
+    at the network boundary. ``name_cause`` adds the aiohttp error's class
+    to the message: the error is raised without its cause, which may hold
+    the request headers.
     """
     if isinstance(exc, APIError):
         return exc
@@ -172,20 +184,23 @@ def map_exception(
     return None
 
 
-@contextmanager
-def mapped_errors(phase: str = "read", timeout: float | None = None) -> Iterator[None]:
-    """Map aiohttp/asyncio failures raised inside the block to streamkit errors.
+def _request_sent_trace() -> aiohttp.TraceConfig:
+    """Calls a request's ``on_sent`` (``trace_request_ctx={"on_sent": ...}``) once its headers are written.
 
-    Chains the original: not for calls whose errors may hold the request
-    (``session.post``); :class:`Transport` maps those itself, unchained.
+    That moment ends the connect phase (:mod:`streamkit.deadlines`).
     """
-    try:
-        yield
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        mapped = map_exception(exc, phase, timeout)
-        if mapped is None:  # pragma: no cover - both types map
-            raise
-        raise mapped from exc
+
+    async def headers_sent(
+        session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+    ) -> None:
+        request_context = getattr(context, "trace_request_ctx", None)
+        on_sent = request_context.get("on_sent") if isinstance(request_context, Mapping) else None
+        if callable(on_sent):
+            on_sent()
+
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(headers_sent)
+    return config
 
 
 class Transport:
@@ -313,6 +328,9 @@ class Transport:
             # once, at the model's construction), never from aiohttp's
             # per-request environment and ~/.netrc lookups.
             trust_env=False,
+            # Tells post()'s on_sent when the request is written: the end
+            # of the connect phase.
+            trace_configs=[_request_sent_trace()],
         )
         pool = _Pool(session, _closer(session))
         self._pools[loop] = pool
@@ -341,8 +359,13 @@ class Transport:
         *,
         connect_timeout: float | None = None,
         extra_headers: dict[str, str] | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> aiohttp.ClientResponse:
         """POST JSON once and return a response with a 2xx status.
+
+        ``connect_timeout`` bounds the connect phase (a connection made, or a
+        pooled one free); ``on_sent`` is called once the request's headers
+        are written, which ends that phase.
 
         ``body`` is a dict (encoded by :func:`encode_body`) or bytes already
         encoded that way. Raises a typed :class:`APIStatusError` for an
@@ -373,6 +396,7 @@ class Transport:
                 raise_for_status=False,  # a user's http_client may say otherwise
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
+                trace_request_ctx={"on_sent": on_sent} if on_sent is not None else None,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._unchained(exc, "connect", connect_timeout)
@@ -589,3 +613,264 @@ def resolve_proxy(base_url: str, *, proxy: str | None, trust_env: bool) -> str |
             "(set trust_env=False to ignore the environment)"
         )
     return found
+
+
+# -- the response body ---------------------------------------------------------
+
+#: Seconds between checks of the connections under waiting readers, where
+#: aiohttp cannot report a connection's closing itself (before 3.13); see
+#: :class:`Body`.
+CLOSED_POLL_INTERVAL = 0.05
+
+_NEVER = float("-inf")
+#: Watch a connection through its protocol's ``closed`` future where aiohttp
+#: has one; False makes every body use the poll (tests cover both ways).
+_USE_CLOSED_FUTURE = True
+
+
+class Body:
+    """The body of one 2xx response, read where the network is.
+
+    :meth:`read` returns the next bytes (``b""`` at the end of the body, or
+    ``None`` if the deadline it was given passed first) and raises only
+    streamkit errors: an aiohttp failure mapped by :func:`map_exception`
+    (unchained), :class:`~streamkit.errors.APIConnectionError` when the
+    connection closed before the body ended, or the error given to
+    :meth:`interrupt`.
+
+    A reader is never left waiting on a dead connection. aiohttp wakes a
+    waiting read when the body ends or when it records an error, but not in
+    every case: its C parser answers broken chunked framing by closing the
+    socket, and a read already waiting then waits for ever (a read started
+    afterwards gets a bare ``RuntimeError``). So the body watches its
+    connection itself: through the protocol's ``closed`` future where
+    aiohttp has one (3.13+), else by a check every
+    :data:`CLOSED_POLL_INTERVAL` seconds of the connections under waiting
+    reads, one timer per event loop. Neither costs anything per read. A
+    read woken that way (or started after) hands over whatever had arrived
+    (even bytes aiohttp buffered before recording its error) and then fails.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_blocked",
+        "_closed_future",
+        "_conn",
+        "_content",
+        "_dead",
+        "_error",
+        "_resp",
+        "_scope",
+        "_stop",
+        "content_type",
+    )
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp: aiohttp.ClientResponse | None = resp
+        self._content = resp.content
+        self.content_type = resp.content_type
+        self._conn = resp.connection  # None when the whole body had already arrived
+        self._scope: asyncio.Timeout | None = None  # the read waiting now, if any
+        self._stop: BaseException | None = None  # raised by every read once set (interrupt)
+        self._error: APIError | None = None  # raised by the next read (after bytes salvaged)
+        self._dead = False  # the connection closed: reads take what is left, never wait
+        self._blocked = False  # any of the three above: the slow path
+        self._closed_future: asyncio.Future[None] | None = None
+        if self._conn is not None:
+            self._watch()
+
+    async def read(self, when: float | None) -> bytes | None:
+        """The next bytes of the body; ``b""`` at its end; ``None`` once ``when`` (loop time) passed."""
+        if self._blocked:
+            return self._unblock()
+        scope = asyncio.timeout_at(when)
+        self._scope = scope
+        error: APIError | None = None
+        try:
+            async with scope:
+                return await self._content.readany()
+        except aiohttp.ClientError as exc:
+            if self._stop is None:
+                error = map_exception(exc, "read", name_cause=True)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # pragma: no cover - aiohttp's own timeouts are ClientErrors
+            if not self._blocked:
+                return None  # the deadline: the caller names its phase
+        except RuntimeError:
+            # aiohttp refuses to wait on a connection that has closed.
+            if not self._connection_closed():
+                raise
+            self._dead = self._blocked = True
+        finally:
+            self._scope = None
+        if error is not None:
+            return self._after(error)
+        return self._unblock()
+
+    def interrupt(self, error: BaseException) -> None:
+        """Make the waiting read, and every later one, raise ``error``; close the connection now."""
+        self._stop = error
+        self._blocked = True
+        self._wake()
+        self.close()
+
+    def done(self) -> None:
+        """The answer is complete: the connection goes back to the pool if the body was read to its end."""
+        resp = self._detach()
+        if resp is not None:
+            if self._content.at_eof():
+                resp.release()
+            else:
+                # Done at the terminal marker with the body not over: close rather
+                # than wait for (or pool) a connection in an unknown state.
+                resp.close()
+
+    def close(self) -> None:
+        """Close the connection (not returned to the pool). Idempotent."""
+        resp = self._detach()
+        if resp is not None:
+            resp.close()
+
+    # -- the slow paths --------------------------------------------------
+
+    def _unblock(self) -> bytes:
+        if self._stop is not None:
+            raise self._stop
+        error = self._error
+        if error is not None:
+            self._error = None
+            self._blocked = self._dead
+            raise error
+        return self._drain()
+
+    def _after(self, error: APIError) -> bytes:
+        """A mapped read error: first the bytes that came with it, if any."""
+        data = _buffered_after_error(self._content)
+        if not data:
+            raise error
+        self._error = error
+        self._blocked = True
+        return data
+
+    def _drain(self) -> bytes:
+        """A read on a closed connection: what is left, then the end or an error."""
+        content = self._content
+        exc = content.exception()
+        if exc is not None:
+            error = map_exception(exc, "read", name_cause=True) or APIConnectionError(
+                f"the connection broke mid-response ({type(exc).__name__})"
+            )
+            return self._after(error)
+        data = content.read_nowait()
+        if data or content.is_eof():
+            return data  # b"" once everything is taken: the end of the body
+        raise APIConnectionError("the connection closed before the end of the response")
+
+    # -- watching the connection -------------------------------------------
+
+    def _connection_closed(self) -> bool:
+        conn = self._conn
+        return conn is None or conn.closed
+
+    def _watch(self) -> None:
+        protocol = self._conn.protocol if self._conn is not None else None
+        has_future = isinstance(getattr(type(protocol), "closed", None), property)
+        if protocol is not None and has_future and _USE_CLOSED_FUTURE:
+            closed = protocol.closed  # aiohttp >= 3.13: resolved by connection_lost()
+            if closed is None:  # lost before anyone asked
+                self._dead = self._blocked = True
+            elif isinstance(closed, asyncio.Future):
+                self._closed_future = closed
+                closed.add_done_callback(self._on_closed)
+            return
+        _closed_poll().add(self)
+
+    def _on_closed(self, future: asyncio.Future[None] | None = None) -> None:
+        if self._resp is None:
+            return  # ours no longer
+        self._dead = self._blocked = True
+        self._wake()
+
+    def _poll(self) -> None:
+        if self._scope is not None and self._connection_closed():
+            self._on_closed()
+
+    def _wake(self) -> None:
+        scope = self._scope
+        if scope is not None and not scope.expired():
+            scope.reschedule(_NEVER)  # fires at once: the read ends with TimeoutError, seen above
+
+    def _detach(self) -> aiohttp.ClientResponse | None:
+        resp, self._resp = self._resp, None
+        future, self._closed_future = self._closed_future, None
+        if future is not None:
+            future.remove_done_callback(self._on_closed)
+        elif resp is not None and self._conn is not None:
+            poll = _POLLS.get(asyncio.get_running_loop()) if _loop_running() else None
+            if poll is not None:
+                poll.bodies.discard(self)
+        return resp
+
+
+def _buffered_after_error(content: aiohttp.StreamReader) -> bytes:
+    """The bytes ``content`` had buffered when aiohttp recorded an error on it.
+
+    aiohttp's ``StreamReader.readany()`` and ``read_nowait()`` raise a
+    recorded exception before returning bytes already buffered
+    (aiohttp/streams.py: ``if self._exception is not None: raise``), so the
+    tokens that arrived in the same read as a broken connection would be
+    lost. No public method returns them: this function, and only this one,
+    uses the reader's private ``_read_nowait`` (which also keeps its
+    counters right). ``test_aiohttp_raises_a_recorded_error_before_the_bytes_it_buffered``
+    pins both facts; if aiohttp changes, nothing is salvaged (never worse).
+    """
+    read = getattr(content, "_read_nowait", None)
+    if read is None:
+        return b""
+    try:
+        data = read(-1)
+    except Exception:
+        return b""
+    return data if isinstance(data, bytes) else b""
+
+
+class _ClosedPoll:
+    """One event loop's watch over connections that cannot report their closing (aiohttp < 3.13)."""
+
+    __slots__ = ("bodies", "handle")
+
+    def __init__(self) -> None:
+        self.bodies: weakref.WeakSet[Body] = weakref.WeakSet()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, body: Body) -> None:
+        self.bodies.add(body)
+        if self.handle is None:
+            self.handle = asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
+
+    def tick(self) -> None:
+        self.handle = None
+        for body in list(self.bodies):
+            body._poll()
+        if self.bodies:
+            self.handle = asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
+
+
+_POLLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ClosedPoll] = weakref.WeakKeyDictionary()
+
+
+def _closed_poll() -> _ClosedPoll:
+    loop = asyncio.get_running_loop()
+    poll = _POLLS.get(loop)
+    if poll is None:
+        poll = _POLLS[loop] = _ClosedPoll()
+    return poll
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -645,7 +645,7 @@ async def test_error_event_before_any_content_is_retried(
     chunking: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing was delivered yet, so the in-stream overloaded error is retried like a 529."""
-    monkeypatch.setattr("streamkit.adapter.retry_delay", lambda error, attempt: 0.0)
+    monkeypatch.setattr("streamkit.retry.retry_delay", lambda error, attempt: 0.0)
     fx = BY_NAME["text_basic"]
     recorder = Recorder()
     async with MockServer() as server:

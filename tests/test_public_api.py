@@ -44,6 +44,7 @@ EXPECTED = {
     "ResponseStream",
     "RunInfo",
     "StreamAbandoned",
+    "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
     "SystemMessage",

@@ -259,8 +259,10 @@ async def test_lifecycle_misuse_raises_named_errors(mock_server: MockServer) -> 
             other.events()
         assert await aiter.__anext__() == "c"
         await other.aclose()
-        with pytest.raises(StreamStateError):
+        with pytest.raises(StopAsyncIteration):  # as an async generator does after aclose()
             await aiter.__anext__()
+        with pytest.raises(StreamStateError, match="already closed"):
+            other.__aiter__()
 
 
 async def test_reading_one_stream_from_two_tasks_is_an_error(mock_server: MockServer) -> None:

@@ -7,10 +7,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import anyio
+
+from ..deadlines import LOOP_CLOCK, Clock
 from .background import BackgroundHandler, Lane
 from .base import AnyHandler, AsyncCallbackHandler, CallbackHandler, overrides
 
-__all__ = ["HandlerSet"]
+__all__ = ["ON_ERROR_TIMEOUT", "HandlerSet"]
+
+#: Seconds ``on_llm_error`` may take, all handlers together, before it is cancelled.
+ON_ERROR_TIMEOUT = 5.0
 
 logger = logging.getLogger("streamkit")
 
@@ -79,8 +85,25 @@ class HandlerSet:
             for lane in self.lanes:
                 await lane.drain()
 
-    async def error(self, error: BaseException, run_id: UUID) -> None:
-        """``on_llm_error`` on every handler; never lets a handler's failure hide ``error``."""
+    async def error(self, error: BaseException, run_id: UUID, *, clock: Clock = LOOP_CLOCK) -> None:
+        """``on_llm_error`` on every handler; never lets a handler's failure hide ``error``.
+
+        Shielded: this runs while a cancellation is being delivered (a
+        cancelled task, an anyio cancel scope), which must not cancel the
+        handlers' own awaits. Bounded: after :data:`ON_ERROR_TIMEOUT` seconds
+        on ``clock`` the handlers still running are cancelled, so a stuck
+        handler cannot hold the cancellation up. Returns normally either way.
+        """
+        if not self.handlers:
+            return
+        with anyio.CancelScope(shield=True) as scope:
+            timer = clock.call_later(ON_ERROR_TIMEOUT, scope.cancel)
+            try:
+                await self._error(error, run_id)
+            finally:
+                timer.cancel()
+
+    async def _error(self, error: BaseException, run_id: UUID) -> None:
         for h in self.inline:
             if not overrides(h, "on_llm_error"):
                 continue
