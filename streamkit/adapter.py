@@ -63,6 +63,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import Enum
+from time import perf_counter
 from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
@@ -81,6 +82,7 @@ from .errors import (
 )
 from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
 from .messages import AIMessage
+from .metrics import StreamMetrics
 from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
 from .retry import RetryPolicy
@@ -122,10 +124,11 @@ class _Attempt:
     ``pending``, handed over at once.
     """
 
-    __slots__ = ("body", "deferred", "ended", "mapper", "pending", "tokens")
+    __slots__ = ("body", "deferred", "ended", "mapper", "metrics", "pending", "tokens")
 
-    def __init__(self, body: Body) -> None:
+    def __init__(self, body: Body, metrics: StreamMetrics) -> None:
         self.body = body
+        self.metrics = metrics
         self.mapper: StreamMapper | None = None
         self.pending: list[Event] | None = None
         #: Whether text events reach the token hooks (not for a non-streaming call).
@@ -154,8 +157,13 @@ class _Attempt:
         if chunk is None:
             raise deadline.expired()
         if chunk:
+            metrics = self.metrics
+            metrics.bytes_received += len(chunk)
             events = mapper.feed(chunk)
             if events:
+                now = perf_counter()  # per read, never per token
+                metrics.gaps.append(now - metrics.last_read)  # type: ignore[operator]
+                metrics.last_read = now
                 if deadline.active:
                     deadline.progress()
             elif deadline.keepalive_is_progress and deadline.active:
@@ -266,6 +274,7 @@ class ResponseStream:
         "_delivered",
         "_error",
         "_handlers",
+        "_metrics",
         "_mode",
         "_out",
         "_policy",
@@ -327,8 +336,21 @@ class ResponseStream:
         self._out: list[Any] = []
         self._pos = 0
         self._result: LLMResult | None = None
+        self._metrics = StreamMetrics()
 
     # -- public surface ------------------------------------------------
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Timing and size figures so far (see :mod:`streamkit.metrics`; seconds and bytes)."""
+        return self._metrics_snapshot()
+
+    def _metrics_snapshot(self) -> dict[str, Any]:
+        collector = self._collector
+        usage = collector.usage
+        return self._metrics.snapshot(
+            usage.completion_tokens if usage else None, collector.delivered_deltas()
+        )
 
     @property
     def run_id(self) -> UUID:
@@ -452,7 +474,10 @@ class ResponseStream:
         returned rather than a second error that would hide the first.
         """
         try:
-            return self._collector.result(estimate_usage=True)
+            result = self._collector.result(estimate_usage=True)
+            assert result.llm_output is not None
+            result.llm_output["metrics"] = self._metrics_snapshot()
+            return result
         except Exception:
             text = self._collector.text()
             generation = (
@@ -559,13 +584,15 @@ class ResponseStream:
             self._registry.add(self)
         await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)
         self._deadline.start()
+        self._metrics.start()
 
     async def _open(self) -> _Attempt:
         """Send the request (one attempt) and get ready to read its answer."""
         deadline = self._deadline
         deadline.attempt()
         body = await self._wait(self._request.send(_weak(self._request_sent)))
-        attempt = self._attempt = _Attempt(body)
+        self._metrics.response()
+        attempt = self._attempt = _Attempt(body, self._metrics)
         self._state = _OPEN
         if not deadline.sent:
             deadline.request_sent()  # a session that cannot tell: the phases start at the headers
@@ -618,6 +645,7 @@ class ResponseStream:
             attempt.body.close()
         self._collector = self._new_collector(self._collector.chat)
         self._state = _OPENING
+        self._metrics.retry()
         self._deadline.attempt()  # no attempt runs during the back-off: only ``total`` counts
         await self._handlers.call(
             "on_retry", error, attempt=policy.attempts, delay=delay, run_id=self._run_id
@@ -644,6 +672,7 @@ class ResponseStream:
                     continue  # a block begins: no content yet
                 self._delivered = True
                 self._deadline.content()
+                self._metrics.content()
                 break
         if mode == _EVENTS:
             out.extend(events)
@@ -703,11 +732,14 @@ class ResponseStream:
         attempt, self._attempt = self._attempt, None
         if self._registry is not None:
             self._registry.discard(self)
+        self._metrics.end()
         if state is _DONE:
             if attempt is not None:
                 attempt.body.done()
-            self._result = self._collector.result()
-            await self._handlers.call("on_llm_end", self._result, run_id=self._run_id)
+            result = self._result = self._collector.result()
+            assert result.llm_output is not None
+            result.llm_output["metrics"] = self._metrics_snapshot()
+            await self._handlers.call("on_llm_end", result, run_id=self._run_id)
             return
         if attempt is not None:
             attempt.body.close()

@@ -97,6 +97,7 @@ class LLMResult(BaseModel):
         model_name: str | None = None
         extra: dict[str, Any] = {}
         ids: list[str | None] = []
+        metrics: list[dict[str, Any] | None] = []
         for result in results:
             generations.extend(result.generations)
             runs.extend(result.run or ())
@@ -104,13 +105,17 @@ class LLMResult(BaseModel):
             _add_usage(usage, output.get("token_usage") or {})
             model_name = model_name or output.get("model_name")
             ids.extend(output.get("response_ids") or [output.get("id")])
+            metrics.extend(output.get("metrics_per_prompt") or [output.get("metrics")])
             for key, value in output.items():
-                if key not in ("token_usage", "model_name", "response_ids"):
+                if key not in ("token_usage", "model_name", "response_ids", "metrics", "metrics_per_prompt"):
                     extra.setdefault(key, value)
         llm_output: dict[str, Any] = {"token_usage": usage, "model_name": model_name, **extra}
         if len(results) > 1:
-            # Every response's id, in prompt order (``id`` is the first one's).
+            # Every response's id and figures, in prompt order (``id`` is the first one's).
             llm_output["response_ids"] = ids
+            llm_output["metrics_per_prompt"] = metrics
+        elif metrics and metrics[0] is not None:
+            llm_output["metrics"] = metrics[0]
         return cls(generations=generations, llm_output=llm_output, run=runs or None)
 
 

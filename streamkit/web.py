@@ -281,6 +281,8 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
     for key in ("thinking", "citations", "stop_sequence"):
         if info.get(key) is not None:
             payload[key] = info[key]
+    if output.get("metrics") is not None:
+        payload["metrics"] = output["metrics"]  # time to first token, tokens/s, ... (streamkit.metrics)
     if "parsed" in info:  # structured output: the validated object
         payload["parsed"] = jsonable(info["parsed"])
     return payload

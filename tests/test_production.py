@@ -249,3 +249,68 @@ async def test_fallback_generate_says_who_answered_each(mock_server: MockServer)
     assert [g[0].text for g in result.generations] == ["first by openai", "second"]
     assert result.llm_output is not None
     assert [a["index"] for a in result.llm_output["answered_by"]] == [0, 1]
+
+
+# -- 1. metrics on every result -------------------------------------------------------
+
+
+async def test_metrics_on_the_stream_the_result_the_handler_and_the_relay(mock_server: MockServer) -> None:
+    from streamkit.web import done_payload
+
+    seen: list[dict[str, Any]] = []
+
+    class EndRecorder(AsyncCallbackHandler):
+        async def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+            seen.append(response.llm_output["metrics"])
+
+    body = (
+        b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n'
+        b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":" b"}}]}\n\n'
+        b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":" c"},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    mock_server.enqueue_failures(1, 503, retry_after=0.0, then=MockResponse(raw=body, chunk_size=20))
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, api_key="k", max_retries=1) as chat:
+        stream = chat.stream("hi", callbacks=[EndRecorder()])
+        async for _ in stream:
+            pass
+    metrics = stream.result.llm_output["metrics"]  # type: ignore[index]
+    assert seen == [metrics] and done_payload(stream.result)["metrics"] == metrics
+    assert stream.metrics["output_deltas"] == metrics["output_deltas"] == 3
+    assert metrics["bytes_received"] == len(body)
+    assert metrics["retries"] == 1 and metrics["retry_time_s"] >= 0.0
+    # The phases are in order (no speed is asserted: that is benchmarks/' job).
+    assert 0 <= metrics["time_to_headers_s"] <= metrics["time_to_first_token_s"] <= metrics["duration_s"]
+    assert (
+        metrics["inter_event_gap_max_s"]
+        >= metrics["inter_event_gap_p95_s"]
+        >= metrics["inter_event_gap_p50_s"]
+    )
+    assert metrics["tokens_per_s"] > 0
+    assert set(metrics) == {
+        "time_to_headers_s",
+        "time_to_first_token_s",
+        "duration_s",
+        "tokens_per_s",
+        "output_deltas",
+        "inter_event_gap_p50_s",
+        "inter_event_gap_p95_s",
+        "inter_event_gap_max_s",
+        "retries",
+        "retry_time_s",
+        "bytes_received",
+    }
+
+
+async def test_a_failed_stream_carries_its_metrics_and_a_batch_keeps_each(mock_server: MockServer) -> None:
+    # Anthropic's preamble is three events (message_start, ping, the block's start): two tokens follow.
+    mock_server.enqueue(MockResponse(text="one two three four", drop_after=5))
+    async with _model("anthropic", mock_server) as chat:
+        with pytest.raises(Exception) as info:
+            await chat.stream("hi").collect()
+        partial = info.value.partial_result  # type: ignore[attr-defined]
+        assert partial.llm_output["metrics"]["output_deltas"] >= 1
+        assert partial.llm_output["metrics"]["time_to_first_token_s"] is not None
+        result = await chat.generate([["a"], ["b"]])
+    per_prompt = result.llm_output["metrics_per_prompt"]  # type: ignore[index]
+    assert len(per_prompt) == 2 and all(m["output_deltas"] > 0 for m in per_prompt)
