@@ -42,7 +42,8 @@ if (NODE is None or not INSTALLED) and not in_ci():
         "run `npm ci --prefix tests/js` (CI does) to test against the real AI SDK", allow_module_level=True
     )
 
-pytestmark = pytest.mark.timeout(120)
+# slow: left out of CI's other-Python jobs (the Node client does not depend on the Python version); the main job runs it.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 WEATHER_CALL = {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_weather_1"}
 ANTHROPIC_BLOCKS: list[dict[str, Any]] = [

@@ -33,7 +33,8 @@ CHROMIUM = find_chromium()
 if CHROMIUM is None and not in_ci():
     pytest.skip("chromium is not installed here (CI installs it and runs this)", allow_module_level=True)
 
-pytestmark = pytest.mark.timeout(120)
+# slow: left out of CI's other-Python jobs (the browser does not depend on the Python version); the main job runs it.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def decode(body: str) -> list[tuple[str, str | None, str]]:

@@ -40,7 +40,8 @@ INSTALLED = (JS / "node_modules" / "@ai-sdk" / "react" / "package.json").exists(
 if (CHROMIUM is None or NODE is None or not INSTALLED) and not in_ci():
     pytest.skip("needs chromium, node and `npm ci --prefix tests/js` (CI has them)", allow_module_level=True)
 
-pytestmark = pytest.mark.timeout(180)
+# slow: left out of CI's other-Python jobs (the browser and Node do not depend on the Python version); the main job runs it.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 ANSWER_TEXT = "document.querySelector('.message.assistant:last-child')?.textContent ?? ''"
 STATUS = "(document.body.dataset.status || '')"

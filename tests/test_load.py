@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from loopback import client_tasks_left
 
 from streamkit import ChatAnthropic, ChatOpenAI, StreamkitError
 from streamkit.deadlines import Timeouts
 from streamkit.models import ChatModel
 from streamkit.testing import MockResponse, MockServer, RecordedRequest
+
+# slow: left out of CI's other-Python jobs (a minute of load); the main job runs it.
+pytestmark = pytest.mark.slow
 
 STREAMS = 1000
 # A stalled answer stays silent longer than the whole test may run, so its

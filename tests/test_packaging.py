@@ -17,6 +17,9 @@ import pytest
 
 import streamkit
 
+# slow: left out of CI's other-Python jobs (building the wheel does not depend on the runtime versions); the main job runs it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
