@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
@@ -48,7 +49,7 @@ from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
 from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
 from .messages import HumanMessage, SystemMessage
 from .openai import ChatOpenAI, OpenAI
-from .results import LLMResult
+from .results import BatchProgress, LLMResult
 
 __all__ = ["main"]
 
@@ -403,6 +404,74 @@ async def _chat(args: argparse.Namespace, target: _Target, out: _Terminal) -> in
     return 0
 
 
+# -- batch -------------------------------------------------------------------
+
+
+class _Progress:
+    """A progress bar on standard error: tqdm's if it is installed, else a counter line."""
+
+    def __init__(self, total: int) -> None:
+        try:
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]  # optional: the cli extra
+        except ImportError:
+            self.bar: Any = None
+        else:
+            self.bar = tqdm(total=total, unit="prompt", file=sys.stderr, dynamic_ncols=True)
+        self.total = total
+
+    def __call__(self, progress: BatchProgress) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        else:
+            print(f"\r{progress.finished}/{progress.total} prompts done", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.total:
+            print(file=sys.stderr)
+
+
+def _read_prompts(name: str) -> list[str]:
+    """One prompt per non-blank line of a file, or of standard input for ``-``."""
+    if name == "-":
+        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    with open(name, encoding="utf-8") as source:
+        return [line.rstrip("\n") for line in source if line.strip()]
+
+
+async def _batch(args: argparse.Namespace, target: _Target) -> int:
+    prompts = _read_prompts(args.file)
+    options: dict[str, Any] = {"temperature": args.temperature, "model": target.model}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    model_class = ChatAnthropic if target.provider.name == "anthropic" else ChatOpenAI
+    conversations = [
+        [*([SystemMessage(content=args.system)] if args.system else []), HumanMessage(content=prompt)]
+        for prompt in prompts
+    ]
+    progress = _Progress(len(prompts))
+    try:
+        async with model_class(**options) as chat:
+            result = await chat.generate(
+                conversations, return_exceptions=True, on_progress=progress, max_concurrency=args.concurrency
+            )
+    finally:
+        progress.close()
+    errors = result.errors or [None] * len(prompts)
+    failed = 0
+    for prompt, generations, error in zip(prompts, result.generations, errors, strict=True):
+        line: dict[str, Any] = {"prompt": prompt, "answer": generations[0].text if generations else ""}
+        if error is not None:
+            failed += 1
+            detail = _describe(error, target) if isinstance(error, StreamkitError) else str(error)
+            line["error"] = f"{type(error).__name__}: {detail}"
+        print(json.dumps(line, ensure_ascii=False))
+    usage = result.token_usage
+    print(f"[{len(prompts) - failed} answered, {failed} failed; {_usage_text(usage)}]", file=sys.stderr)
+    return EXIT_ERROR if failed else 0
+
+
 # -- mock --------------------------------------------------------------------
 
 
@@ -612,6 +681,24 @@ def _parser() -> argparse.ArgumentParser:
         help="randomness, 0 to 2 (default: the server's)",
     )
 
+    batch = sub.add_parser(
+        "batch",
+        help="answer many prompts at once, with a progress bar",
+        description=(
+            "Answers every prompt of a file (one per line; - reads standard input), several at a time. "
+            'Each answer is printed as a line of JSON ({"prompt", "answer", "error"}) in the '
+            "prompts' order; a failed prompt does not stop the others. The progress bar goes to standard "
+            "error (tqdm's if it is installed: pip install 'streamkit-llm[cli]')."
+        ),
+    )
+    batch.add_argument("file", help="a text file with one prompt per line, or - for standard input")
+    batch.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="prompts answered at once (default 8)"
+    )
+    for action in chat._actions:
+        if action.dest in ("model", "provider", "base_url", "system", "temperature"):
+            batch._add_action(action)
+
     demo = sub.add_parser(
         "demo",
         help="a tour of streaming with OpenAI and Anthropic (offline without API keys)",
@@ -681,6 +768,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "mock":
             return asyncio.run(_mock(args))
         target = _chat_target(args)
+        if args.command == "batch":
+            if args.concurrency < 1:
+                parser.error("--concurrency must be at least 1")
+            return asyncio.run(_batch(args, target))
         return asyncio.run(_chat(args, target, out))
     except _NoKey as exc:
         print(f"streamkit: {exc}", file=sys.stderr)

@@ -419,3 +419,28 @@ async def test_mock_on_a_port_in_use_says_how_to_choose_another() -> None:
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
     assert "Traceback" not in err
+
+
+def test_batch_answers_every_prompt_in_order_with_a_progress_line(threaded_mock_url: str, tmp_path: Path) -> None:
+    """``streamkit batch``: JSON lines in the prompts' order, progress on stderr, failures kept apart."""
+    import json as _json
+    import subprocess as _subprocess
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("tell me a joke\n\nsparkling water\nhello\n")
+    env = {**os.environ, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": f"{threaded_mock_url}/v1"}
+    env.pop("PYTHONWARNINGS", None)
+    run = _subprocess.run(
+        [sys.executable, "-m", "streamkit.cli", "batch", str(prompts), "--concurrency", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [_json.loads(line) for line in run.stdout.splitlines()]
+    assert [line["prompt"] for line in lines] == ["tell me a joke", "sparkling water", "hello"]
+    assert "outstanding in his field" in lines[0]["answer"]
+    assert all("error" not in line for line in lines)
+    assert "3 answered, 0 failed" in run.stderr
+    assert "3/3" in run.stderr or "100%" in run.stderr  # the counter line, or tqdm's bar

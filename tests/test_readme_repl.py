@@ -12,18 +12,11 @@ REPL prints fails the test, naming the block.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-from streamkit.testing import MockServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MARK = "# --- README block {n} ---"
@@ -35,33 +28,7 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-@pytest.fixture
-def mock_url() -> Iterator[str]:
-    """A MockServer on its own loop in a thread, for a REPL in another process."""
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
-    holder: list[MockServer] = []
-
-    async def serve() -> None:
-        async with MockServer() as server:
-            holder.append(server)
-            stop.append(asyncio.Event())
-            ready.set()
-            await stop[0].wait()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield holder[0].url
-    finally:
-        loop.call_soon_threadsafe(stop[0].set)
-        thread.join(10)
-        loop.close()
-
-
-def test_every_block_pastes_into_the_asyncio_repl(mock_url: str, tmp_path: Path) -> None:
+def test_every_block_pastes_into_the_asyncio_repl(threaded_mock_url: str, tmp_path: Path) -> None:
     blocks = python_blocks()
     assert len(blocks) >= 10
     pasted = []
@@ -72,9 +39,9 @@ def test_every_block_pastes_into_the_asyncio_repl(mock_url: str, tmp_path: Path)
     pasted.append("exit()\n")
     env = {
         **os.environ,
-        "OPENAI_BASE_URL": f"{mock_url}/v1",
+        "OPENAI_BASE_URL": f"{threaded_mock_url}/v1",
         "OPENAI_API_KEY": "sk-repl-test",
-        "ANTHROPIC_BASE_URL": mock_url,
+        "ANTHROPIC_BASE_URL": threaded_mock_url,
         "ANTHROPIC_API_KEY": "sk-ant-repl-test",
         "PYTHONWARNINGS": "error::RuntimeWarning",
     }
