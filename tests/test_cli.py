@@ -421,7 +421,9 @@ async def test_mock_on_a_port_in_use_says_how_to_choose_another() -> None:
     assert "Traceback" not in err
 
 
-def test_batch_answers_every_prompt_in_order_with_a_progress_line(threaded_mock_url: str, tmp_path: Path) -> None:
+def test_batch_answers_every_prompt_in_order_with_a_progress_line(
+    threaded_mock_url: str, tmp_path: Path
+) -> None:
     """``streamkit batch``: JSON lines in the prompts' order, progress on stderr, failures kept apart."""
     import json as _json
     import subprocess as _subprocess
