@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import aiohttp
