@@ -234,6 +234,8 @@ class _Request:
         # A whole JSON response (non-streaming mode, or a server that ignored
         # ``stream: true``): same events, same collector.
         raw = await self._read_whole(body, deadline)
+        attempt.metrics.bytes_received = len(raw)
+        attempt.metrics.streamed = False
         body.done()
         attempt.pending = self.provider.parse_response(loads(raw.decode("utf-8", "replace")))
         attempt.tokens = self.streaming
@@ -455,6 +457,11 @@ class ResponseStream:
             if attempt is not None:
                 attempt.body.close()
             self._handlers.cancel()
+            if self._state is _OPEN:
+                # Sync handlers can still be told (an OpenTelemetry span ended,
+                # a row closed); async ones cannot be awaited from here.
+                abandoned = StreamAbandoned("the stream was dropped before its end (a bare break)")
+                self._handlers.error_nowait(abandoned, self._run_id)
 
     # -- the engine ----------------------------------------------------
 

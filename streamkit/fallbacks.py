@@ -125,8 +125,10 @@ class FallbackStream:
         self._callbacks = kwargs.get("callbacks")
         self._index = 0
         self._delivered = False
-        # Created now, so bad arguments fail here, before any request.
-        self._current: ResponseStream = self._open(0)
+        # Every model's stream is created now (none is started), so an argument
+        # one of them cannot take fails here, before any request.
+        self._streams = [self._open(i) for i in range(len(models))]
+        self._current: ResponseStream = self._streams[0]
         self._result: LLMResult | None = None
         self._iterating: ResponseStream | None = None
 
@@ -161,7 +163,7 @@ class FallbackStream:
             return False
         self._index += 1
         nxt = self._models[self._index]
-        self._current = self._open(self._index)
+        self._current = self._streams[self._index]
         handlers = nxt._handler_set(self._callbacks)
         await handlers.call(
             "on_retry",
@@ -198,7 +200,8 @@ class FallbackStream:
             try:
                 token: str = await self._current.__anext__()
             except StopAsyncIteration:
-                self._finish(self._current.result)
+                if self._current.finished:  # not after a close from another task
+                    self._finish(self._current.result)
                 raise
             except Exception as exc:
                 if not await self._switch(exc):
@@ -210,21 +213,30 @@ class FallbackStream:
     async def events(self) -> AsyncIterator[Event]:
         """Typed events of whichever model answers; switches only before a content event."""
         while True:
+            # Events before the first content (MessageStart, Usage, a block's
+            # start) are held until content comes: a model that fails before it
+            # leaves nothing behind, so MessageStart comes once, from the one answering.
+            held: list[Event] = []
             try:
                 async for event in self._current.events():
                     cls = event.__class__
-                    if not (
-                        cls is MessageStart
-                        or cls is Usage
-                        or (isinstance(event, ContentBlock) and event.block is None)
-                    ):
-                        self._delivered = True
+                    opening = isinstance(event, ContentBlock) and event.block is None
+                    if not self._delivered and (cls is MessageStart or cls is Usage or opening):
+                        held.append(event)
+                        continue
+                    self._delivered = True
+                    for early in held:
+                        yield early
+                    held.clear()
                     yield event
             except Exception as exc:
                 if not await self._switch(exc):
                     raise
                 continue
-            self._finish(self._current.result)
+            for early in held:
+                yield early
+            if self._current.finished:
+                self._finish(self._current.result)
             return
 
     async def aclose(self) -> None:

@@ -47,6 +47,7 @@ class StreamMetrics:
         "retry_started",
         "retry_time",
         "started",
+        "streamed",
     )
 
     def __init__(self) -> None:
@@ -61,6 +62,8 @@ class StreamMetrics:
         self.retries = 0
         self.retry_time = 0.0
         self.retry_started: float | None = None
+        #: False for a whole JSON answer: no first token, rate or gaps to speak of.
+        self.streamed = True
 
     def start(self) -> None:
         self.started = perf_counter()
@@ -68,17 +71,22 @@ class StreamMetrics:
     def response(self) -> None:
         """An attempt's response headers arrived (the body starts afresh)."""
         now = perf_counter()
-        if self.retry_started is not None:
-            self.retry_time += now - self.retry_started
-            self.retry_started = None
+        self._close_retry(now)
         self.headers = self.last_read = now
         self.gaps = array("d")
         self.bytes_received = 0
 
     def retry(self) -> None:
-        """An attempt failed and is about to be retried."""
+        """An attempt failed and is about to be retried (the time until the next response counts)."""
+        now = perf_counter()
+        self._close_retry(now)  # an attempt that failed before its headers: its wait ends here
         self.retries += 1
-        self.retry_started = perf_counter()
+        self.retry_started = now
+
+    def _close_retry(self, now: float) -> None:
+        if self.retry_started is not None:
+            self.retry_time += now - self.retry_started
+            self.retry_started = None
 
     def content(self) -> None:
         """The first content event reached the collector."""
@@ -88,6 +96,7 @@ class StreamMetrics:
     def end(self) -> None:
         if self.ended is None:
             self.ended = perf_counter()
+            self._close_retry(self.ended)
 
     def snapshot(self, completion_tokens: int | None, deltas: int) -> dict[str, Any]:
         """The figures so far, as the result's ``llm_output["metrics"]``."""
@@ -97,10 +106,10 @@ class StreamMetrics:
         def since(moment: float | None) -> float | None:
             return None if moment is None or start is None else moment - start
 
-        first = self.first_token
+        first = self.first_token if self.streamed else None
         streamed = end - first if first is not None else None
         tokens = completion_tokens if completion_tokens else deltas
-        gaps = sorted(self.gaps)
+        gaps = sorted(self.gaps) if self.streamed else []
         return {
             "time_to_headers_s": since(self.headers),
             "time_to_first_token_s": since(first),

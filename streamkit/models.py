@@ -816,6 +816,7 @@ class StreamingModel(BaseModel):
         results: list[LLMResult | None] = [None] * total
         errors: list[BaseException | None] = [None] * total
         failures: list[Exception] = []
+        callback_errors: list[Exception] = []
         finished = 0
         limiter = anyio.CapacityLimiter(max_concurrency or self.max_concurrency)
 
@@ -833,13 +834,21 @@ class StreamingModel(BaseModel):
                     results[index] = getattr(exc, "partial_result", None)
             finished += 1
             if on_progress is not None:
-                outcome = on_progress(BatchProgress(index, finished, total, results[index], errors[index]))
-                if inspect.isawaitable(outcome):
-                    await outcome
+                try:
+                    outcome = on_progress(
+                        BatchProgress(index, finished, total, results[index], errors[index])
+                    )
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                except Exception as exc:  # the caller's own code: raised as itself, below
+                    callback_errors.append(exc)
+                    tg.cancel_scope.cancel()
 
         async with anyio.create_task_group() as tg:
             for index, stream in enumerate(streams):
                 tg.start_soon(run, index, stream)
+        if callback_errors:
+            raise callback_errors[0]
         if failures:
             first = failures[0]
             if isinstance(first, StreamkitError):

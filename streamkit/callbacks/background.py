@@ -63,7 +63,7 @@ _STOP = object()
 class Lane:
     """One background handler's queue and worker for one stream."""
 
-    __slots__ = ("drain_timeout", "error", "handler", "queue", "task")
+    __slots__ = ("cancelled", "drain_timeout", "error", "handler", "queue", "task")
 
     def __init__(self, wrapper: BackgroundHandler) -> None:
         self.handler: CallbackHandler = wrapper.handler
@@ -71,6 +71,7 @@ class Lane:
         self.task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
         self.drain_timeout = wrapper.drain_timeout
+        self.cancelled = False  # read by the worker thread between hooks
 
     def start(self) -> None:
         if self.task is None:
@@ -100,6 +101,7 @@ class Lane:
             raise error
 
     def cancel(self) -> None:
+        self.cancelled = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
@@ -141,6 +143,8 @@ class Lane:
         failures = []
         handler = self.handler
         for hook, args, kwargs in batch:
+            if self.cancelled:  # the stream gave up on this handler: no more hooks
+                break
             try:
                 getattr(handler, hook)(*args, **kwargs)
             except Exception as exc:

@@ -103,6 +103,17 @@ class HandlerSet:
             finally:
                 timer.cancel()
 
+    def error_nowait(self, error: BaseException, run_id: UUID) -> None:
+        """``on_llm_error`` on the sync handlers only, never raising: for a stream
+        dropped without being closed (``__del__``), where nothing can be awaited."""
+        for h in self.inline:
+            if isinstance(h, AsyncCallbackHandler) or not overrides(h, "on_llm_error"):
+                continue
+            try:
+                h.on_llm_error(error, run_id=run_id)
+            except Exception:
+                logger.warning("callback %s.on_llm_error failed", type(h).__name__, exc_info=True)
+
     async def _error(self, error: BaseException, run_id: UUID) -> None:
         for h in self.inline:
             if not overrides(h, "on_llm_error"):
