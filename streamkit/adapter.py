@@ -276,6 +276,7 @@ class ResponseStream:
         "_delivered",
         "_error",
         "_handlers",
+        "_loop",
         "_metrics",
         "_mode",
         "_out",
@@ -339,6 +340,8 @@ class ResponseStream:
         self._pos = 0
         self._result: LLMResult | None = None
         self._metrics = StreamMetrics()
+        #: The event loop the stream runs on (set when it starts).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public surface ------------------------------------------------
 
@@ -587,6 +590,7 @@ class ResponseStream:
 
     async def _start(self) -> None:
         self._state = _OPENING
+        self._loop = asyncio.get_running_loop()
         if self._registry is not None:
             self._registry.add(self)
         await self._handlers.call(self._start_hook, *self._start_args, run_id=self._run_id)

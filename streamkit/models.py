@@ -605,7 +605,10 @@ class StreamingModel(BaseModel):
         that loop shuts down. A user-given ``http_client`` is never closed.
         The model stays usable: the next call opens a new session.
         """
-        open_streams = list(self._streams)
+        loop = asyncio.get_running_loop()
+        # This loop's streams only: one running on another thread's loop is
+        # left to it (as its session is), never touched from here.
+        open_streams = [stream for stream in list(self._streams) if stream._loop is loop]
         if open_streams:
             message = "the model was closed (aclose()) before the stream ended"
             await asyncio.gather(*(stream._close(StreamClosedError(message)) for stream in open_streams))
