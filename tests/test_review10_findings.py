@@ -223,3 +223,35 @@ def test_a_nan_timeout_in_timeouts_is_an_invalid_argument() -> None:
     catching StreamkitError does not catch."""
     with pytest.raises(InvalidArgumentError):
         ChatOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", timeout=Timeouts(idle=float("nan")))
+
+
+# -- 6. any visitor can evict another visitor's live stream from the resume buffer --
+
+
+async def test_other_visitors_new_streams_do_not_evict_a_live_stream() -> None:
+    """With ``ResumeBuffer(grace=...)`` a stream whose client dropped keeps generating (and billing)
+    for its owner to resume. Today any visitor evicts it by starting ``max_streams`` short streams
+    (insertion-order eviction, live or not): the owner's reconnect within the grace period gets
+    ResumeUnavailable while the upstream runs on for nobody. Evict finished streams first (or cap
+    streams per owner); a live stream should stay resumable."""
+    from streamkit.web import ResumeBuffer, sse_events
+
+    async with MockServer() as server:
+        server.enqueue(MockResponse(text="a b c d e f g h", delay=0.05))
+        async with (
+            ChatOpenAI(base_url=server.openai_base_url, api_key="k", streaming=True) as chat,
+            ResumeBuffer(max_streams=2, grace=5.0) as buffer,
+        ):
+            relay = sse_events(chat.stream("hi"), resume=buffer, owner="alice")
+            seen = [await relay.__anext__() for _ in range(2)]
+            await relay.aclose()  # alice's connection drops; her upstream runs on
+            last_id = seen[-1].decode().split("\nid: ")[1].split("\n")[0]
+            for _ in range(2):
+                [f async for f in sse_events(chat.stream("x"), resume=buffer, owner="mallory")]
+            back = sse_events(chat.stream("unused"), resume=buffer, owner="alice", last_event_id=last_id)
+            rest = await asyncio.wait_for(_all(back), 10)
+    assert rest[-1].startswith(b"event: done"), rest[-1][:120]
+
+
+async def _all(frames: Any) -> list[bytes]:
+    return [f async for f in frames]
