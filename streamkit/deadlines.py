@@ -38,9 +38,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import APITimeoutError
+from .errors import APITimeoutError, InvalidArgumentError
 
 __all__ = ["Clock", "Deadline", "Timeouts", "as_timeouts", "current_clock", "use_clock"]
 
@@ -56,6 +56,15 @@ class Timeouts(BaseModel):
     idle: float | None = Field(default=600.0, gt=0)
     total: float | None = Field(default=None, gt=0)
     keepalive_is_progress: bool = False
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False)
+            )
+            raise InvalidArgumentError(f"Timeouts: invalid argument: {problems}") from None
 
     @classmethod
     def none(cls) -> Timeouts:

@@ -498,6 +498,7 @@ def redact(value: T, secrets: Sequence[str]) -> T:
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)  # type: ignore[assignment]
+            value = _redact_cut(value, secret)  # type: ignore[assignment]
         return value
     if isinstance(value, dict):
         return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}  # type: ignore[return-value]
@@ -506,6 +507,45 @@ def redact(value: T, secrets: Sequence[str]) -> T:
     if isinstance(value, tuple):
         return tuple(redact(v, secrets) for v in value)  # type: ignore[return-value]
     return value
+
+
+#: The shortest piece of a secret that is hidden where a message was cut through it.
+_CUT_PIECE = 8
+
+
+def _redact_cut(text: str, secret: str) -> str:
+    """Hide the pieces of ``secret`` left where a message or excerpt was cut through it.
+
+    An error message keeps the first 500 characters of a body, an excerpt
+    the first 200: a key the server echoed right there survives only in
+    part, which ``str.replace`` cannot see. Any run of at least
+    :data:`_CUT_PIECE` characters that starts a secret (a cut after it) or
+    ends it (a cut before it) is replaced.
+    """
+    if len(secret) <= _CUT_PIECE:
+        return text
+    head, tail = secret[:_CUT_PIECE], secret[-_CUT_PIECE:]
+    if head in text:
+        out, pos = [], 0
+        while (at := text.find(head, pos)) >= 0:
+            end = at + _CUT_PIECE
+            while end < len(text) and end - at < len(secret) and text[end] == secret[end - at]:
+                end += 1
+            out.append(text[pos:at] + REDACTED)
+            pos = end
+        text = "".join(out) + text[pos:]
+    if tail in text:
+        out, pos = [], 0
+        while (at := text.find(tail, pos)) >= 0:
+            start = at
+            offset = len(secret) - _CUT_PIECE
+            while start > pos and offset > 0 and text[start - 1] == secret[offset - 1]:
+                start -= 1
+                offset -= 1
+            out.append(text[pos:start] + REDACTED)
+            pos = at + _CUT_PIECE
+        text = "".join(out) + text[pos:]
+    return text
 
 
 def redact_error(error: E, secrets: Sequence[str]) -> E:
@@ -520,7 +560,7 @@ def redact_error(error: E, secrets: Sequence[str]) -> E:
     error.args = redact(error.args, secrets)
     if isinstance(error, StreamkitError):
         error.message = redact(error.message, secrets)
-    for name in ("body", "request_id", "location"):
+    for name in ("body", "request_id", "location", "error_type"):
         if getattr(error, name, None) is not None:
             setattr(error, name, redact(getattr(error, name), secrets))
     return error

@@ -388,6 +388,13 @@ class StreamingModel(BaseModel):
         parts = urlsplit(value)
         if parts.query or parts.fragment:
             raise ValueError("must not have a query string or fragment")
+        if parts.username is not None or parts.password is not None:
+            # Not shown: the URL holds a password. aiohttp would refuse it
+            # beside the Authorization header anyway.
+            raise ValueError(
+                "must not carry credentials (user:password@): pass the key as api_key, "
+                "other credentials in default_headers"
+            )
         return value.rstrip("/")
 
     @field_validator("proxy", mode="before")
@@ -755,6 +762,13 @@ class StreamingModel(BaseModel):
         extra_headers: dict[str, str] | None = None,
     ) -> ResponseStream:
         run_id = uuid4()
+        try:
+            # Checked again per call: a header changed in place skips assignment checks.
+            type(self)._check_headers(self.default_headers)
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: invalid argument: default_headers: {exc}"
+            ) from None
         transport = self.transport
         path = self._provider.path
         try:

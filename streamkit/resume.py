@@ -337,7 +337,17 @@ class ResumeBuffer(ResumeStore):
     def _insert(self, stream_id: str, digest: bytes) -> _Entry:
         entry = self._streams[stream_id] = _Entry(digest)
         while len(self._streams) > self.max_streams:
-            self._streams.popitem(last=False)
+            # The oldest stream that is no longer live goes first, then the
+            # newcomer's owner's own oldest: a visitor starting streams cannot
+            # push out another's answer still being generated.
+            others = [(key, old) for key, old in self._streams.items() if old is not entry]
+            victim = next((key for key, old in others if not old.live), None)
+            if victim is None:
+                victim = next((key for key, old in others if old.digest == digest), None)
+            if victim is None:
+                self._streams.popitem(last=False)
+            else:
+                del self._streams[victim]
         return entry
 
     def _lookup(self, parsed: tuple[str, int] | None, digest: bytes) -> _Entry | None:

@@ -95,6 +95,8 @@ async def test_wire_format_and_headers(mock_server: MockServer, client: aiohttp.
     assert "".join(json.loads(e.data)["text"] for e in tokens) == "Hello there, browser!"
     assert events[-1].event == "done"
     done = json.loads(events[-1].data)
+    metrics = done.pop("metrics")  # streamkit.metrics: timings vary, their keys do not
+    assert metrics["output_deltas"] == len(tokens) and metrics["time_to_first_token_s"] is not None
     assert done == {
         "text": "Hello there, browser!",
         "finish_reason": "stop",
