@@ -100,6 +100,7 @@ async def test_request_shape(mock_server: MockServer) -> None:
         "stream": True,
     }
     result = stream.result
+    assert result.llm_output is not None and result.llm_output.pop("metrics")["output_deltas"] == 2
     assert result.llm_output == {
         "token_usage": {
             "prompt_tokens": 9,

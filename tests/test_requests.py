@@ -112,6 +112,8 @@ async def test_completions_request_shape_and_usage(mock_server: MockServer) -> N
     assert call.json["stream"] is True and call.json["stream_options"] == {"include_usage": True}
     assert "n" not in call.json  # the default is left to the server
     assert result.generations[0][0].text == "Hello"
+    assert result.llm_output is not None and "metrics" in result.llm_output
+    result.llm_output.pop("metrics")
     assert result.llm_output == {
         "token_usage": {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6},
         "model_name": "inst-1",
