@@ -180,7 +180,8 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # tell nginx-style proxies not to buffer the stream
 }
 
-_KEEPALIVE = b": keep-alive\n\n"
+KEEPALIVE = b": keep-alive\n\n"
+_KEEPALIVE = KEEPALIVE
 _END = object()
 
 #: The ``type`` of the ``error`` frame sent for a ``Last-Event-ID`` that cannot be replayed.
@@ -286,6 +287,32 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
     if "parsed" in info:  # structured output: the validated object
         payload["parsed"] = jsonable(info["parsed"])
     return payload
+
+
+async def next_queued(
+    queue: asyncio.Queue[Any],
+    *,
+    poll: float,
+    heartbeat: float,
+    is_disconnected: Callable[[], bool] | None,
+) -> Any:
+    """The next item a relay's reader queued, or a keep-alive frame after ``heartbeat``
+    seconds of silence; checks ``is_disconnected`` every ``poll`` seconds and raises
+    ``ConnectionResetError`` once the client is gone. Shared by both wire formats."""
+    loop = asyncio.get_running_loop()
+    silent_since = loop.time()
+    while True:
+        if not queue.empty():
+            return queue.get_nowait()
+        try:
+            async with asyncio.timeout(poll):
+                return await queue.get()
+        except TimeoutError:
+            pass
+        if is_disconnected is not None and is_disconnected():
+            raise ConnectionResetError("the client went away")
+        if loop.time() - silent_since >= heartbeat:
+            return KEEPALIVE
 
 
 class SSERelay:
@@ -401,21 +428,9 @@ class SSERelay:
             raise
 
     async def _next_item(self) -> Any:
-        loop = asyncio.get_running_loop()
-        silent_since = loop.time()
-        queue = self._queue
-        while True:
-            if not queue.empty():
-                return queue.get_nowait()
-            try:
-                async with asyncio.timeout(self._poll):
-                    return await queue.get()
-            except TimeoutError:
-                pass
-            if self._is_disconnected is not None and self._is_disconnected():
-                raise ConnectionResetError("the client went away")
-            if loop.time() - silent_since >= self._heartbeat:
-                return _KEEPALIVE
+        return await next_queued(
+            self._queue, poll=self._poll, heartbeat=self._heartbeat, is_disconnected=self._is_disconnected
+        )
 
     def _next_id(self) -> tuple[int, str]:
         self._seq += 1

@@ -119,7 +119,7 @@ from .messages import (
 )
 from .results import ChatGeneration, LLMResult
 from .structured import PartialObject
-from .web import SSE_HEADERS, Relayable, safe_error
+from .web import SSE_HEADERS, Relayable, next_queued, safe_error
 
 __all__ = [
     "UI_MESSAGE_STREAM_HEADERS",
@@ -137,7 +137,6 @@ logger = logging.getLogger("streamkit")
 UI_MESSAGE_STREAM_HEADERS = {**SSE_HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
 
 _DONE = b"data: [DONE]\n\n"
-_KEEPALIVE = b": keep-alive\n\n"
 _END = object()
 
 #: streamkit's normalised finish reason -> the AI SDK's ``FinishReason``.
@@ -441,21 +440,9 @@ class UIMessageStreamRelay:
         return frame
 
     async def _next_item(self) -> Any:
-        loop = asyncio.get_running_loop()
-        silent_since = loop.time()
-        queue = self._queue
-        while True:
-            if not queue.empty():
-                return queue.get_nowait()
-            try:
-                async with asyncio.timeout(self._poll):
-                    return await queue.get()
-            except TimeoutError:
-                pass
-            if self._is_disconnected is not None and self._is_disconnected():
-                raise ConnectionResetError("the client went away")
-            if loop.time() - silent_since >= self._heartbeat:
-                return _KEEPALIVE
+        return await next_queued(
+            self._queue, poll=self._poll, heartbeat=self._heartbeat, is_disconnected=self._is_disconnected
+        )
 
     async def _send(self, parts: list[dict[str, Any]]) -> None:
         for part in parts:
