@@ -276,6 +276,17 @@ class Transport:
                 auth = self._proxy_auth
                 proxy_secrets += [auth.password, f"{auth.login}:{auth.password}", auth.encode()[6:]]
                 proxy_secrets += [urlsplit(proxy).netloc.rpartition("@")[0]]
+        # The proxy's credentials go as a Proxy-Authorization header (aiohttp
+        # 3.14 deprecates proxy_auth): on the CONNECT for an https target
+        # (proxy_headers, never seen by the origin), on the request itself for
+        # an http one (sent to the proxy in absolute form).
+        self._proxy_headers: dict[str, str] | None = None
+        if self._proxy_auth is not None:
+            credentials = {"Proxy-Authorization": self._proxy_auth.encode()}
+            if self.base_url.startswith("https:"):
+                self._proxy_headers = credentials
+            else:
+                self._headers = {**headers, **credentials}
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = tuple(
             sorted(
@@ -395,7 +406,7 @@ class Transport:
                 allow_redirects=False,
                 raise_for_status=False,  # a user's http_client may say otherwise
                 proxy=self._proxy,
-                proxy_auth=self._proxy_auth,
+                proxy_headers=self._proxy_headers,
                 trace_request_ctx={"on_sent": on_sent} if on_sent is not None else None,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
