@@ -161,13 +161,15 @@ async def test_a_blocking_sync_handler_in_the_background_never_blocks_the_loop(
             self.tokens.append(token)
 
     writer = BlockingWriter()
-    mock_server.enqueue(MockResponse(text="slow one two three"))
+    # By prompt, not by queue order: which request reaches the server first is the loop's business.
+    mock_server.responder = lambda request: MockResponse(
+        text="slow one two three" if request.json["messages"][-1]["content"] == "a" else "fast answer"
+    )
     async with _model("openai", mock_server, streaming=True) as chat:
         import asyncio
 
         first = asyncio.create_task(chat.generate([["a"]], callbacks=[BackgroundHandler(writer)]))
         # While the handler blocks, the loop keeps serving another stream end to end.
-        mock_server.enqueue(MockResponse(text="fast answer"))
         other = await asyncio.wait_for(chat("b"), 3.0)
         assert other.content == "fast answer"
         assert not returned.is_set(), "the loop waited for the blocking handler"
