@@ -112,6 +112,8 @@ class Harness:
     client_cpu: int | None
     timeout_s: float
     log: list[str] = field(default_factory=list)
+    #: The server's CPU (the gateway scenario's fanout runs there too).
+    server_cpu: int | None = None
 
     def run_client(
         self,

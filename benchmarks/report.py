@@ -88,6 +88,25 @@ COLUMNS: dict[str, list[Column]] = {
         ("wall s", _m("wall_s", lambda v: _num(v, 2))),
         ("text exact", _exact),
     ],
+    "gateway": [
+        ("Relay", _label),
+        ("CPU µs/token", _m("cpu_us_per_token", lambda v: _num(v, 1))),
+        ("CPU x floor", _m("cpu_vs_floor", _ratio)),
+        ("tokens/s per core", _m("tokens_per_core_s", _num)),
+        (
+            "latency p50 / p99 ms",
+            lambda r: (
+                f"{_num(r.metrics.get('latency_p50_ms'), 2)} / {_num(r.metrics.get('latency_p99_ms'), 2)}"
+            ),
+        ),
+        ("added p50 ms", _m("added_latency_p50_ms", _delta)),
+        ("added p99 ms", _m("added_latency_p99_ms", _delta)),
+        ("TTFT p50 ms", _m("ttft_p50_ms", lambda v: _num(v, 1))),
+        ("KiB/stream", _m("kib_per_stream", lambda v: _num(v, 1))),
+        ("mem x floor", _m("mem_vs_floor", _ratio)),
+        ("idle RSS MiB", _m("idle_rss_mib", lambda v: _num(v, 0))),
+        ("text exact", _exact),
+    ],
     "linear": [
         ("Input", lambda r: r.label),
         ("body MiB", _m("body_mib", lambda v: _num(v, 1))),
@@ -185,7 +204,7 @@ def chart(path: Path, results: list[ScenarioResult]) -> str | None:
         return "matplotlib is not installed (pip install -e '.[bench]'): chart.png was not drawn"
 
     by_key = {r.key: r for r in results}
-    panels = [k for k in ("single", "concurrent", "ttft", "many", "linear") if k in by_key]
+    panels = [k for k in ("single", "concurrent", "ttft", "many", "gateway", "linear") if k in by_key]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels) + 0.8), squeeze=False)
     for ax, key in zip((a[0] for a in axes), panels, strict=True):
         result = by_key[key]
@@ -197,9 +216,10 @@ def chart(path: Path, results: list[ScenarioResult]) -> str | None:
             "concurrent": ("speed_vs_floor", "aggregate tokens/s relative to the floor"),
             "ttft": ("delta_vs_floor_ms", "TTFT minus the floor's, ms (lower is better)"),
             "many": ("kib_per_stream", "KiB of client memory per open stream"),
+            "gateway": ("cpu_vs_floor", "relay CPU per relayed token relative to the floor relay"),
         }[key]
         rows = [r for r in result.rows if r.exact and not _isnan(r.metrics.get(metric))]
-        labels = [f"{r.label} [{r.provider}]" if key != "many" else r.label for r in rows]
+        labels = [f"{r.label} [{r.provider}]" if key not in ("many", "gateway") else r.label for r in rows]
         values = [float(r.metrics[metric]) for r in rows]
         colors = [
             "#d62728" if r.contender.startswith("sk-") else "#7f7f7f" if r.contender == "floor" else "#1f77b4"
@@ -208,7 +228,7 @@ def chart(path: Path, results: list[ScenarioResult]) -> str | None:
         ax.barh(range(len(rows)), values, color=colors)
         ax.set_yticks(range(len(rows)), labels, fontsize=8)
         ax.invert_yaxis()
-        if key in ("single", "concurrent"):
+        if key in ("single", "concurrent", "gateway"):
             ax.axvline(1.0, color="black", linewidth=0.8)
         for i, v in enumerate(values):
             ax.text(max(v, 0.0), i, f" {v:.2f}", va="center", fontsize=7)

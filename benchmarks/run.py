@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # ``python benchmarks/run.py``
     __package__ = "benchmarks"
 
 from .contenders import CONTENDERS, available
+from .gateway import GATEWAY_CONTENDERS
 from .harness import REPO, Harness, ServerProcess
 from .report import chart, load, markdown, write_json
 from .scenarios import SCENARIOS, ScenarioResult, config_for
@@ -43,6 +44,9 @@ _PACKAGES = (
     "openai",
     "anthropic",
     "langchain-openai",
+    "litellm",
+    "uvicorn",
+    "uvloop",
     "matplotlib",
 )
 
@@ -85,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--contenders",
         help="comma-separated subset of: "
-        + ", ".join(c.key for c in CONTENDERS)
-        + " (the floor always runs)",
+        + ", ".join(dict.fromkeys(c.key for c in (*CONTENDERS, *GATEWAY_CONTENDERS)))
+        + " (the floor always runs; in the gateway scenario, direct too)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="output directory")
     parser.add_argument(
@@ -123,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
     only = {c.strip() for c in args.contenders.split(",")} if args.contenders else None
-    skipped = [f"{c.key} (needs {', '.join(c.requires)})" for c in CONTENDERS if not available(c)]
+    skipped = [
+        f"{c.key} (needs {', '.join(c.requires)})"
+        for c in (*CONTENDERS, *GATEWAY_CONTENDERS)
+        if not available(c)
+    ]
     cpus = os.cpu_count() or 1
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = not args.no_pin and len(allowed) >= 2
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if skipped:
         print(f"benchmarks: skipping {', '.join(skipped)}", file=sys.stderr)
     server = ServerProcess(server_cpu)
-    harness = Harness(server, client_cpu, cfg.client_timeout_s)
+    harness = Harness(server, client_cpu, cfg.client_timeout_s, server_cpu=server_cpu)
     results: list[ScenarioResult] = []
     try:
         for name in names:

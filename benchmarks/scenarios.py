@@ -1,4 +1,4 @@
-"""The five scenarios: what is run, with which sizes, and what is derived.
+"""The six scenarios: what is run, with which sizes, and what is derived.
 
 Every scenario runs each contender once per repetition, in a fresh client
 process, alternating the order of the contenders between repetitions
@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .contenders import CONTENDERS, ContenderInfo, available
+from .gateway import GATEWAY_CONTENDERS, run_gateway
 from .harness import Harness, Measurement
 from .wire import PROVIDERS, Provider, Spec, expected
 
@@ -43,6 +44,10 @@ class Config:
     linear_line_bytes: tuple[int, ...]
     linear_tokens: tuple[int, ...]
     linear_reps: int
+    gateway_streams: int
+    gateway_tokens: int
+    gateway_delay_ms: float
+    gateway_warmups: int
     client_timeout_s: float
 
 
@@ -64,6 +69,10 @@ def config_for(name: str, reps: int | None = None) -> Config:
             linear_line_bytes=(MiB // 4, MiB // 2, MiB),
             linear_tokens=(5_000, 10_000, 20_000),
             linear_reps=reps or 1,
+            gateway_streams=10,
+            gateway_tokens=20,
+            gateway_delay_ms=20.0,
+            gateway_warmups=2,
             client_timeout_s=60.0,
         )
     return Config(
@@ -83,6 +92,13 @@ def config_for(name: str, reps: int | None = None) -> Config:
         linear_line_bytes=(2 * MiB, 4 * MiB, 8 * MiB),
         linear_tokens=(250_000, 500_000, 1_000_000),
         linear_reps=reps or 3,
+        # 200 tokens/s offered in all: about a third of what LiteLLM's proxy
+        # relays on one core here, so that no relay is saturated and the
+        # latency is a relay's own, not a queue's (see benchmarks/README.md).
+        gateway_streams=100,
+        gateway_tokens=100,
+        gateway_delay_ms=500.0,
+        gateway_warmups=10,
         client_timeout_s=600.0,
     )
 
@@ -459,10 +475,102 @@ def linear(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
     )
 
 
+# -- (6) gateway: N streams relayed ---------------------------------------------------------
+
+
+def gateway(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
+    spec = Spec(tokens=cfg.gateway_tokens, token_delay_ms=cfg.gateway_delay_ms)
+    h.server.prepare(spec, ("openai",))
+    h.server.prepare(WARMUP, ("openai",))
+    n = cfg.gateway_streams
+    total = n * spec.token_count
+    contenders = [
+        c
+        for c in GATEWAY_CONTENDERS
+        if available(c) and (only is None or c.key in only or c.key in ("floor", "direct"))
+    ]
+
+    def run(info: ContenderInfo, rep: int) -> Measurement:
+        # The relay gets a CPU of its own; the server and the fanout share the other.
+        return run_gateway(
+            h,
+            info,
+            rep,
+            spec=spec,
+            warmup=WARMUP,
+            streams=n,
+            warmups=cfg.gateway_warmups,
+            relay_cpu=h.client_cpu,
+            fanout_cpu=h.server_cpu,
+        )
+
+    runs = _alternating(contenders, cfg.reps, run)
+    rows: list[Row] = []
+    for info in contenders:
+        ok = _ok(runs[info.key])
+        relayed = info.key != "direct"
+        rows.append(
+            _row(
+                "gateway",
+                "openai",
+                info,
+                runs[info.key],
+                {
+                    "cpu_us_per_token": _median([d["cpu_s"] / total * 1e6 for d in ok])
+                    if relayed
+                    else math.nan,
+                    "kib_per_stream": _median([(d["peak_rss_kib"] - d["idle_rss_kib"]) / n for d in ok])
+                    if relayed
+                    else math.nan,
+                    "idle_rss_mib": _median([d["idle_rss_kib"] / 1024 for d in ok]) if relayed else math.nan,
+                    "latency_p50_ms": _median([d["latency_ms"]["p50"] for d in ok]),
+                    "latency_p99_ms": _median([d["latency_ms"]["p99"] for d in ok]),
+                    "ttft_p50_ms": _median([d["ttft_ms"]["p50"] for d in ok]),
+                    "wall_s": _median([d["wall_s"] for d in ok]),
+                },
+            )
+        )
+    direct = next((r for r in rows if r.contender == "direct" and r.exact), None)
+    for row in rows:
+        for key in ("latency_p50_ms", "latency_p99_ms", "ttft_p50_ms"):
+            base = direct.metrics[key] if direct else math.nan
+            added = row.metrics[key] - base if row.exact and row.contender != "direct" else math.nan
+            row.metrics["added_" + key] = added
+        cpu = row.metrics["cpu_us_per_token"]
+        row.metrics["tokens_per_core_s"] = 1e6 / cpu if cpu and not math.isnan(cpu) else math.nan
+    _add_ratios(rows, "cpu_us_per_token", "cpu_vs_floor")
+    _add_ratios(rows, "kib_per_stream", "mem_vs_floor")
+    return ScenarioResult(
+        "gateway",
+        f"6. Gateway: {n} concurrent streams x {cfg.gateway_tokens} tokens relayed "
+        f"(upstream paced at {cfg.gateway_delay_ms:g} ms per token)",
+        f"A relay process between the server and {n} concurrent SSE clients (one fanout process), "
+        f"which each send an OpenAI chat request (stream i starts i/{n} of a token interval in, so that "
+        "tokens arrive evenly spread) and read the answer to its end, text checked. The relay is pinned "
+        "to a CPU of its own; the server and the fanout share the other. CPU µs/token: the relay "
+        "process's CPU time (utime+stime from /proc, the streams' span plus 0.5 s after) / tokens "
+        "relayed; tokens/s per core = 1e6 / that, what one core could relay. Latency per token: when "
+        "the fanout has a token's text minus when the server wrote it (both CLOCK_MONOTONIC), over every "
+        "token of every stream, p50 and p99; added = minus the same figure with no relay (the `direct` "
+        "row: the server's writes, loopback and the fanout's own parsing). TTFT: from the request to the "
+        "first text. KiB/stream: (the relay's peak RSS during the streams, sampled every 10 ms, minus "
+        "its RSS after the warm-up) / streams. x floor: relative to the floor relay (lower is cheaper).",
+        {
+            "streams": n,
+            "tokens": cfg.gateway_tokens,
+            "token_delay_ms": cfg.gateway_delay_ms,
+            "warmups": cfg.gateway_warmups,
+            "reps": cfg.reps,
+        },
+        rows,
+    )
+
+
 SCENARIOS: dict[str, Callable[[Harness, Config, set[str] | None], ScenarioResult]] = {
     "single": single,
     "concurrent": concurrent,
     "ttft": ttft,
     "many": many,
     "linear": linear,
+    "gateway": gateway,
 }

@@ -11,7 +11,12 @@ serves until killed:
   no measurement pays for it; ``POST /_reset`` drops them all;
 * ``POST /_release`` ``{"nonce": ...}``: let the streams held at a barrier
   (see ``Spec.barrier``) go on;
-* ``GET /_stats``: requests served, streams open now and at most.
+* ``GET /_stats``: requests served, streams open now and at most;
+* ``POST /_stamps`` ``{"prefix": ...}``: the send times of the paced
+  streams whose prompt carried a stream tag starting with ``prefix`` (see
+  :func:`benchmarks.wire.stream_tag`), and forget them: ``{tag: [ns, ...]}``,
+  one ``time.monotonic_ns()`` per token, taken just before its bytes are
+  written (the gateway scenario's latency per token).
 
 The request's ``model`` is a :class:`benchmarks.wire.Spec`; the bodies are
 rendered once per spec and cached (see :mod:`benchmarks.wire`).
@@ -24,10 +29,11 @@ import asyncio
 import json
 import resource
 import sys
+import time
 
 from aiohttp import web
 
-from .wire import Provider, Rendered, Spec, render
+from .wire import Provider, Rendered, Spec, render, stream_tag
 
 __all__ = ["main", "raise_nofile_limit"]
 
@@ -67,6 +73,7 @@ class BenchServer:
         self.served = 0
         self.open = 0
         self.peak_open = 0
+        self.stamps: dict[str, list[int]] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
@@ -76,6 +83,7 @@ class BenchServer:
         app.router.add_post("/_reset", self.reset)
         app.router.add_post("/_release", self.release)
         app.router.add_get("/_stats", self.stats)
+        app.router.add_post("/_stamps", self.take_stamps)
         return app
 
     def rendered(self, provider: Provider, spec: Spec) -> Rendered:
@@ -111,6 +119,11 @@ class BenchServer:
             barrier = self.barriers[nonce] = _Barrier()
         return barrier
 
+    async def take_stamps(self, request: web.Request) -> web.Response:
+        prefix = (await request.json())["prefix"]
+        taken = {tag: self.stamps.pop(tag) for tag in [t for t in self.stamps if t.startswith(prefix)]}
+        return web.json_response(taken)
+
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response({"served": self.served, "open": self.open, "peak_open": self.peak_open})
 
@@ -130,6 +143,10 @@ class BenchServer:
             return web.json_response({"error": {"message": "the benchmark server only streams"}}, status=400)
         spec = Spec.from_model(payload["model"])
         rendered = self.rendered(provider, spec)
+        tag = stream_tag(payload) if spec.token_delay_ms else None
+        stamps: list[int] | None = None
+        if tag is not None:
+            stamps = self.stamps[tag] = []
         body = rendered.body
         resp = web.StreamResponse(
             headers={"Content-Type": rendered.content_type, "Cache-Control": "no-cache", **extra}
@@ -150,6 +167,8 @@ class BenchServer:
                 for i, end in enumerate(rendered.ends):
                     if i:
                         await asyncio.sleep(delay)
+                    if stamps is not None:
+                        stamps.append(time.monotonic_ns())
                     await resp.write(body[pos:end])
                     pos = end
                     if i == 0 and spec.barrier:

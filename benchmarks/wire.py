@@ -37,7 +37,10 @@ __all__ = [
     "huge_text",
     "make_tokens",
     "render",
+    "stream_tag",
+    "tagged_prompt",
     "text_digest",
+    "token_ends",
 ]
 
 Provider = Literal["openai", "anthropic"]
@@ -180,6 +183,42 @@ class Spec:
         if self.lines:
             return [LINES_TOKEN]
         return make_tokens(self.tokens)
+
+
+_TAG_OPEN = " [bench-stream "
+
+
+def tagged_prompt(prompt: str, tag: str) -> str:
+    """``prompt`` with a stream tag the server can read back (see :func:`stream_tag`).
+
+    The tag travels in the user message's text, the one part of the
+    request that every relay forwards unchanged (a gateway may rewrite the
+    model name, drop unknown fields and headers, but not the prompt).
+    ``tag`` must not contain ``]``.
+    """
+    return f"{prompt}{_TAG_OPEN}{tag}]"
+
+
+def stream_tag(payload: object) -> str | None:
+    """The tag of an OpenAI Chat Completions request body made with :func:`tagged_prompt`, or None."""
+    try:
+        content = payload["messages"][-1]["content"]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(content, str) or not content.endswith("]"):
+        return None
+    start = content.rfind(_TAG_OPEN)
+    return content[start + len(_TAG_OPEN) : -1] if start >= 0 else None
+
+
+def token_ends(spec: Spec) -> list[int]:
+    """Where each token of ``spec``'s text ends, in characters from the start of the text."""
+    ends: list[int] = []
+    pos = 0
+    for token in spec.token_list():
+        pos += len(token)
+        ends.append(pos)
+    return ends
 
 
 def text_digest(text: str) -> str:

@@ -33,7 +33,7 @@ def test_quick_benchmark_runs_and_every_text_matches(tmp_path: Path) -> None:
     assert doc["mode"] == "quick"
     assert doc["all_exact"] is True, doc["problems"]
     scenarios = {s["key"]: s for s in doc["scenarios"]}
-    assert set(scenarios) == {"single", "concurrent", "ttft", "many", "linear"}
+    assert set(scenarios) == {"single", "concurrent", "ttft", "many", "linear", "gateway"}
     for key, scenario in scenarios.items():
         assert scenario["rows"], key
         for row in scenario["rows"]:
@@ -45,6 +45,17 @@ def test_quick_benchmark_runs_and_every_text_matches(tmp_path: Path) -> None:
         for provider in ("openai", "anthropic"):
             assert {(provider, "floor"), (provider, "sk-stream"), (provider, "sk-generate")} <= ran, key
     assert {r["contender"] for r in scenarios["many"]["rows"]} >= {"sk-stream"}
+    # The gateway: no relay, the floor relay and streamkit's relay ran; LiteLLM's proxy ran
+    # or, where litellm[proxy] is not installed, is listed as skipped.
+    relays = {r["contender"] for r in scenarios["gateway"]["rows"]}
+    assert {"direct", "floor", "sk-relay"} <= relays
+    litellm_skipped = any(s.startswith("litellm-proxy ") for s in doc["skipped"])
+    assert ("litellm-proxy" in relays) != litellm_skipped, (relays, doc["skipped"])
+    for row in scenarios["gateway"]["rows"]:  # measured (a number, not NaN), whatever its value
+        if row["contender"] != "direct":
+            assert row["metrics"]["cpu_us_per_token"] is not None, row
+            assert row["metrics"]["kib_per_stream"] is not None, row
+        assert row["metrics"]["latency_p50_ms"] is not None, row
 
     markdown = (tmp_path / "results.md").read_text()
     assert "| Contender |" in markdown and "FAILED" not in markdown
