@@ -849,23 +849,28 @@ def _buffered_after_error(content: aiohttp.StreamReader) -> bytes:
 class _ClosedPoll:
     """One event loop's watch over connections that cannot report their closing (aiohttp < 3.13)."""
 
-    __slots__ = ("bodies", "handle")
+    # Only a flag, not the TimerHandle: a handle refers to its loop, and this
+    # object is the loop's value in the weak-keyed _POLLS, so holding it
+    # would keep a closed loop alive for ever.
+    __slots__ = ("bodies", "scheduled")
 
     def __init__(self) -> None:
         self.bodies: weakref.WeakSet[Body] = weakref.WeakSet()
-        self.handle: asyncio.TimerHandle | None = None
+        self.scheduled = False
 
     def add(self, body: Body) -> None:
         self.bodies.add(body)
-        if self.handle is None:
-            self.handle = asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
 
     def tick(self) -> None:
-        self.handle = None
+        self.scheduled = False
         for body in list(self.bodies):
             body._poll()
         if self.bodies:
-            self.handle = asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
+            self.scheduled = True
+            asyncio.get_running_loop().call_later(CLOSED_POLL_INTERVAL, self.tick)
 
 
 _POLLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ClosedPoll] = weakref.WeakKeyDictionary()
