@@ -10,11 +10,11 @@ import asyncio
 import logging
 import socket
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from lifecycle_kit import unaccepting_listener
 from loopback import client_tasks_left
 
 from streamkit import (
@@ -249,28 +249,6 @@ async def test_backoff_that_would_overrun_the_total_deadline_is_not_slept(mock_s
         _, error = await consume(model)
     assert isinstance(error, InternalServerError)
     assert len(mock_server.requests) == 1
-
-
-@contextmanager
-def unaccepting_listener() -> Iterator[int]:
-    """A loopback port whose accept queue is full, so a new connect hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        with suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-    try:
-        yield port
-    finally:
-        for s in fillers:
-            s.close()
-        listener.close()
 
 
 async def test_connect_deadline() -> None:
