@@ -60,6 +60,7 @@ Lifecycle and closing policy:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import Enum
@@ -75,21 +76,51 @@ from .errors import (
     APIError,
     IncompleteStreamError,
     ProtocolError,
+    ProviderStreamError,
     StreamAbandoned,
     StreamClosedError,
     StreamkitError,
     StreamStateError,
 )
-from .events import ContentBlock, Event, MessageStart, TextDelta, Usage
+from .events import (
+    Citation,
+    ContentBlock,
+    Event,
+    Finish,
+    MessageStart,
+    RefusalDelta,
+    ServerToolResult,
+    ServerToolUse,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from .messages import AIMessage
 from .metrics import StreamMetrics
 from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
 from .retry import RetryPolicy
-from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_SIZE
 from .transport import Body
 
-__all__ = ["ResponseStream", "State"]
+__all__ = ["EventSource", "ResponseStream", "State"]
+
+_EVENT_TYPES = (
+    TextDelta,
+    ThinkingDelta,
+    RefusalDelta,
+    ToolCallStart,
+    ToolCallDelta,
+    Citation,
+    ContentBlock,
+    Usage,
+    Finish,
+    MessageStart,
+    ServerToolUse,
+    ServerToolResult,
+)
 
 T = TypeVar("T")
 _TOKENS, _EVENTS, _DRAIN = 1, 2, 3
@@ -112,9 +143,182 @@ _NEW, _OPENING, _OPEN, _DONE, _FAILED, _CLOSED = State
 _ENDED = frozenset({_DONE, _FAILED, _CLOSED})
 
 
-#: Sends the request once and returns its body: takes the connect timeout and
-#: a callback for the moment the request is sent.
-Opener = Callable[[float | None, Callable[[], None]], Coroutine[Any, Any, Body]]
+#: Opens one attempt's answer: takes the connect timeout and a callback for
+#: the moment the request is sent; returns an HTTP :class:`~streamkit.transport.Body`,
+#: or an :class:`EventSource` for a provider that yields events itself.
+Opener = Callable[[float | None, Callable[[], None]], Coroutine[Any, Any, "Body | EventSource"]]
+
+
+class EventSource:
+    """An answer that arrives as events, not bytes: a provider's own async iterator.
+
+    What the opener of a non-HTTP provider returns (see
+    :mod:`streamkit.providers.function`). The iterator yields streamkit
+    :mod:`~streamkit.events` or plain ``str`` (a :class:`~streamkit.events.TextDelta`
+    of choice 0). Everything after it is shared with HTTP answers: the
+    collector, handlers, deadlines (a wait for the next event counts as a
+    read), retries and the relay.
+
+    * An :class:`~streamkit.errors.APIError` raised by the iterator is the
+      stream's error, retried like an HTTP one if it is ``retryable``; any
+      other exception becomes :class:`~streamkit.errors.ProviderStreamError`
+      (its ``__cause__`` is the original), with the partial result.
+    * A stream without :class:`~streamkit.events.MessageStart` gets one with
+      ``model``; one that ends without a :class:`~streamkit.events.Finish`
+      for choice 0 ends with ``Finish("stop")``: the iterator's end is the
+      answer's end.
+    * Closing the stream (``aclose()``, ``break``, cancellation, a deadline)
+      closes the iterator (``aclose()``: its ``finally`` blocks run).
+    """
+
+    __slots__ = ("_iterator", "_model", "_scope", "_started", "_stop", "content_type", "finished")
+
+    def __init__(self, iterator: AsyncIterator[Any], model: str | None = None) -> None:
+        self._iterator = iterator
+        self._model = model
+        self._scope: asyncio.Timeout | None = None
+        self._stop: BaseException | None = None
+        self._started = False
+        #: The choices a Finish was seen for.
+        self.finished: set[int] = set()
+        self.content_type = "application/x-streamkit-events"
+
+    async def receive(self, when: float | None) -> list[Event] | None:
+        """The next event(s); ``[]`` never; ``None`` at the iterator's end.
+
+        Raises :class:`~streamkit.errors.APITimeoutError`-free: a passed
+        ``when`` (loop time) raises ``TimeoutError`` for the caller to name.
+        """
+        if self._stop is not None:
+            raise self._stop
+        scope = asyncio.timeout_at(when)
+        self._scope = scope
+        try:
+            async with scope:
+                item = await anext(self._iterator)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            if self._stop is not None:
+                raise self._stop from None
+            if scope.expired():
+                raise
+            raise _wrapped(TimeoutError()) from None
+        except APIError:
+            raise
+        except Exception as exc:
+            if self._stop is not None:
+                raise self._stop from None
+            raise _wrapped(exc) from exc
+        finally:
+            self._scope = None
+        if self._stop is not None:
+            raise self._stop
+        cls = item.__class__
+        if cls is str:
+            event: Event = TextDelta(item)
+        elif isinstance(item, _EVENT_TYPES):
+            event = item
+            if cls is Finish:
+                self.finished.add(item.index)  # type: ignore[union-attr]
+        else:
+            raise ProtocolError(
+                f"the provider yielded {type(item).__name__}; it must yield str or streamkit events "
+                "(TextDelta, ToolCallStart, Usage, Finish, ...)"
+            )
+        if not self._started:
+            self._started = True
+            if cls is not MessageStart:
+                return [MessageStart(model=self._model), event]
+        return [event]
+
+    def interrupt(self, error: BaseException) -> None:
+        """Make the waiting receive, and every later one, raise ``error``."""
+        self._stop = error
+        scope = self._scope
+        if scope is not None and not scope.expired():
+            scope.reschedule(float("-inf"))
+
+    def done(self) -> None:
+        """The answer is complete (the iterator is exhausted): nothing to release."""
+
+    def close(self) -> None:
+        """Close the iterator without waiting (from sync code): its ``aclose()`` is scheduled."""
+        iterator, self._iterator = self._iterator, _EMPTY
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop: the generator is finalised when it is freed
+            # As asyncio's own async-generator finalizer does: the close runs
+            # as its own task (held until done), so a ``finally`` that awaits works.
+            task = loop.create_task(_close_quietly(aclose))
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+
+#: Iterator closes in flight (held so they are not garbage-collected mid-way).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+async def _close_quietly(aclose: Callable[[], Awaitable[Any]]) -> None:
+    with contextlib.suppress(RuntimeError):  # still running: it ends with the task reading it
+        await aclose()
+
+
+class _Empty:
+    def __aiter__(self) -> _Empty:
+        return self
+
+    async def __anext__(self) -> Any:
+        raise StopAsyncIteration
+
+
+_EMPTY = _Empty()
+
+
+def _wrapped(exc: BaseException) -> ProviderStreamError:
+    error = ProviderStreamError(
+        f"the provider raised {type(exc).__name__}: {exc}", error_type="provider_exception"
+    )
+    error.__cause__ = exc
+    return error
+
+
+class _SourceAttempt:
+    """One attempt whose answer is an :class:`EventSource` (no bytes, no mapper)."""
+
+    __slots__ = ("body", "ended", "metrics", "tokens")
+
+    def __init__(self, source: EventSource, metrics: StreamMetrics) -> None:
+        self.body = source
+        self.metrics = metrics
+        self.tokens = True
+        self.ended = False
+
+    async def receive(self, deadline: Deadline) -> list[Event] | None:
+        if self.ended:
+            return None
+        try:
+            events = await self.body.receive(deadline.loop_when())
+        except TimeoutError:
+            raise deadline.expired() from None
+        if events is None:
+            self.ended = True
+            if 0 not in self.body.finished:
+                return [Finish("stop", normalized="stop")]
+            return None
+        now = perf_counter()
+        metrics = self.metrics
+        metrics.gaps.append(now - metrics.last_read)  # type: ignore[operator]
+        metrics.last_read = now
+        if deadline.active:
+            deadline.progress()
+        return events
+
+    def check_complete(self, finished: bool) -> None:
+        """The iterator's end is the answer's end."""
 
 
 class _Attempt:
@@ -219,20 +423,20 @@ class _Request:
         #: Removes the client's secrets from an error (an upstream may echo the key).
         self.redact = redact
 
-    def send(self, on_sent: Callable[[], None]) -> Coroutine[Any, Any, Body]:
+    def send(self, on_sent: Callable[[], None]) -> Coroutine[Any, Any, Body | EventSource]:
         """Send the request (one attempt): its 2xx response's body. ``on_sent`` ends the connect phase."""
         return self.opener(self.connect_timeout, on_sent)
 
     async def prepare(self, attempt: _Attempt, deadline: Deadline) -> None:
         """Get ``attempt`` ready: a mapper for an event stream, or the events of a whole JSON answer."""
         body = attempt.body
-        if self.streaming and "json" not in body.content_type:
+        if self.provider.framing(self.streaming, body.content_type) != "json":
+            # SSE or NDJSON: the provider's mapper picks the shared decoder.
             mapper = attempt.mapper = self.provider.new_mapper()
-            if self.max_event_size != DEFAULT_MAX_EVENT_SIZE:
-                mapper.decoder = SSEDecoder(self.max_event_size)
+            mapper.set_max_event_size(self.max_event_size)
             return
         # A whole JSON response (non-streaming mode, or a server that ignored
-        # ``stream: true``): same events, same collector.
+        # ``stream: true``): same mapper, same events, same collector.
         raw = await self._read_whole(body, deadline)
         attempt.metrics.bytes_received = len(raw)
         attempt.metrics.streamed = False
@@ -329,7 +533,7 @@ class ResponseStream:
         self._policy = RetryPolicy(max_retries, clock)
         self._collector = self._new_collector(provider.chat if chat is None else chat)
         self._delivered = False  # has any content reached handlers or the consumer?
-        self._attempt: _Attempt | None = None
+        self._attempt: _Attempt | _SourceAttempt | None = None
         self._state = _NEW
         self._mode = 0
         self._busy = False  # a task is inside _pump
@@ -597,12 +801,21 @@ class ResponseStream:
         self._deadline.start()
         self._metrics.start()
 
-    async def _open(self) -> _Attempt:
+    async def _open(self) -> _Attempt | _SourceAttempt:
         """Send the request (one attempt) and get ready to read its answer."""
         deadline = self._deadline
         deadline.attempt()
         body = await self._wait(self._request.send(_weak(self._request_sent)))
         self._metrics.response()
+        if body.__class__ is EventSource:
+            assert isinstance(body, EventSource)
+            source = self._attempt = _SourceAttempt(body, self._metrics)
+            source.tokens = self._metrics.streamed = self._request.streaming
+            self._state = _OPEN
+            if not deadline.sent:
+                deadline.request_sent()
+            return source
+        assert isinstance(body, Body)
         attempt = self._attempt = _Attempt(body, self._metrics)
         self._state = _OPEN
         if not deadline.sent:

@@ -26,9 +26,6 @@ _DEFAULT_MODEL = "claude-sonnet-4-5"
 
 class _AnthropicSettings(StreamingModel):
     _provider_class = AnthropicProvider
-    _api_key_env = "ANTHROPIC_API_KEY"
-    _base_url_env = "ANTHROPIC_BASE_URL"
-    _default_base_url = "https://api.anthropic.com"
     _call_options = StreamingModel._call_options | {"top_k", "thinking"}
     # Messages API request fields accepted per call as given
     # (https://docs.anthropic.com/en/api/messages).

@@ -53,7 +53,7 @@ from pydantic import (
     field_validator,
 )
 
-from .adapter import ResponseStream
+from .adapter import Opener, ResponseStream
 from .callbacks.base import AnyHandler, check_handlers
 from .callbacks.manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
@@ -262,11 +262,8 @@ class StreamingModel(BaseModel):
         allow_inf_nan=False,
     )
 
-    # Subclasses set these.
+    # Subclasses set this: the provider owns the endpoint, its env vars and default URL.
     _provider_class: ClassVar[type[Provider]]
-    _api_key_env: ClassVar[str]
-    _base_url_env: ClassVar[str]
-    _default_base_url: ClassVar[str]
     #: Results are ChatGenerations holding AIMessages.
     _chat_results: ClassVar[bool] = False
     #: Per-call keyword arguments accepted by stream()/generate()/__call__.
@@ -326,15 +323,17 @@ class StreamingModel(BaseModel):
 
     def __init__(self, **data: Any) -> None:
         cls = type(self)
-        if "api_key" not in data or data["api_key"] is None:
-            data["api_key"] = _env(cls._api_key_env)
+        provider = cls._new_provider(data)
+        if ("api_key" not in data or data["api_key"] is None) and provider.api_key_env:
+            data["api_key"] = _env(provider.api_key_env)
         if "base_url" not in data or data["base_url"] is None:
-            data["base_url"] = _env(cls._base_url_env) or cls._default_base_url
+            env_url = _env(provider.base_url_env) if provider.base_url_env else None
+            data["base_url"] = env_url or provider.default_base_url or None
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise InvalidArgumentError(_format_validation(cls.__name__, exc)) from None
-        self._provider = cls._provider_class()
+        self._provider = provider
         self._handlers = check_handlers(self.callbacks)
         self._check()
 
@@ -510,12 +509,27 @@ class StreamingModel(BaseModel):
         # TypeError and passes through pydantic unwrapped.
         return check_handlers(value) if value is not None else None
 
+    @classmethod
+    def _new_provider(cls, data: dict[str, Any]) -> Provider:
+        """The provider for a model made from ``data`` (the constructor's arguments).
+
+        A subclass whose provider depends on a setting (a preset, a
+        deployment) overrides this; ``data`` may be adjusted in place.
+        """
+        return cls._provider_class()
+
     def _check(self) -> None:
         """Cross-field checks; subclasses extend."""
-        official = urlsplit(type(self)._default_base_url).hostname
-        if self.api_key is None and urlsplit(self.base_url or "").hostname == official:
+        provider = self._provider
+        official = urlsplit(provider.default_base_url).hostname
+        if (
+            self.api_key is None
+            and official is not None
+            and urlsplit(self.base_url or "").hostname == official
+        ):
+            where = f"set {provider.api_key_env}" if provider.api_key_env else "pass it"
             raise InvalidArgumentError(
-                f"{type(self).__name__}: no API key: pass api_key=... or set {type(self)._api_key_env} "
+                f"{type(self).__name__}: no API key: pass api_key=... or {where} "
                 f"(or point base_url at another server)"
             )
         for name in self._json_fields:
@@ -544,7 +558,7 @@ class StreamingModel(BaseModel):
         key = (verify, proxy, self.trust_env, self.base_url)
         if key == self._connection_key:
             return
-        base_url = self.base_url or type(self)._default_base_url
+        base_url = self.base_url or self._provider.default_base_url
         try:
             proxy_url = resolve_proxy(base_url, proxy=proxy, trust_env=self.trust_env)
         except ValueError as exc:
@@ -572,7 +586,7 @@ class StreamingModel(BaseModel):
             extra = {name: _secret_value(value) for name, value in self.default_headers.items()}
             headers = {**extra, **self._provider.auth_headers(key)}
             self._transport = Transport(
-                base_url=self.base_url or type(self)._default_base_url,
+                base_url=self.base_url or self._provider.default_base_url,
                 headers=headers,
                 error_parser=self._provider.parse_error,
                 # Header values (and a password in the URL) are treated as
@@ -754,6 +768,7 @@ class StreamingModel(BaseModel):
         self,
         body: dict[str, Any],
         *,
+        path: str,
         handlers: HandlerSet,
         streaming: bool,
         start_hook: str,
@@ -769,8 +784,28 @@ class StreamingModel(BaseModel):
             raise InvalidArgumentError(
                 f"{type(self).__name__}: invalid argument: default_headers: {exc}"
             ) from None
+        open_response, redact = self._opener(body, path, extra_headers)
+        return ResponseStream(
+            provider=self._provider,
+            chat=self._chat_results,
+            open=open_response,
+            redact=redact,
+            max_event_size=self.max_event_size,
+            handlers=handlers,
+            run_id=run_id,
+            start_hook=start_hook,
+            start_args=start_args,
+            streaming=streaming,
+            timeouts=settings[0],
+            max_retries=settings[1],
+            registry=self._streams,
+        )
+
+    def _opener(
+        self, body: dict[str, Any], path: str, extra_headers: dict[str, str] | None
+    ) -> tuple[Opener, Callable[[APIError], APIError] | None]:
+        """How each attempt opens its answer (here: POST ``body`` to ``path``), and the error redactor."""
         transport = self.transport
-        path = self._provider.path
         try:
             # Encoded once, strictly (no NaN), before any request: every
             # attempt sends these bytes.
@@ -784,21 +819,7 @@ class StreamingModel(BaseModel):
             )
             return Body(response)
 
-        return ResponseStream(
-            provider=self._provider,
-            chat=self._chat_results,
-            open=open_response,
-            redact=_redactor(transport, extra_headers),
-            max_event_size=self.max_event_size,
-            handlers=handlers,
-            run_id=run_id,
-            start_hook=start_hook,
-            start_args=start_args,
-            streaming=streaming,
-            timeouts=settings[0],
-            max_retries=settings[1],
-            registry=self._streams,
-        )
+        return open_response, _redactor(transport, extra_headers)
 
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         """The provider's request body for one prompt or conversation."""
@@ -944,9 +965,11 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
             )
         settings = self._call_settings(kwargs)
         extra_body, extra_headers = self._request_options(kwargs)
-        body = {**self._body(prompt, self._params(kwargs), streaming), **extra_body}
+        params = self._params(kwargs)
+        body = {**self._body(prompt, params, streaming), **extra_body}
         return self._make_stream(
             body,
+            path=self._provider.endpoint(params, streaming),
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_llm_start",
@@ -1156,9 +1179,11 @@ class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
         checked = self._messages(messages, where)
         settings = self._call_settings(kwargs)
         extra_body, extra_headers = self._request_options(kwargs)
-        body = {**self._body(checked, self._params(kwargs), streaming), **extra_body}
+        params = self._params(kwargs)
+        body = {**self._body(checked, params, streaming), **extra_body}
         return self._make_stream(
             body,
+            path=self._provider.endpoint(params, streaming),
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_chat_model_start",

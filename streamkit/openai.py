@@ -28,9 +28,6 @@ class _OpenAISettings(StreamingModel):
     (on streaming calls; a non-streaming body never has ``stream_options``).
     """
 
-    _api_key_env = "OPENAI_API_KEY"
-    _base_url_env = "OPENAI_BASE_URL"
-    _default_base_url = "https://api.openai.com/v1"
     _call_options = StreamingModel._call_options | {"n", "logprobs", "stream_usage"}
     # Chat Completions / Completions request fields accepted per call as given
     # (https://platform.openai.com/docs/api-reference/chat/create).

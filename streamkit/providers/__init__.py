@@ -1,1 +1,128 @@
-"""One module per provider; each only builds requests and maps wire events."""
+"""The providers streamkit speaks, registered by name, and user-defined ones.
+
+Each provider is one module (the contract: :mod:`streamkit.providers.base`,
+the walk-through: ``streamkit/providers/README.md``) plus one
+:func:`register` line below. The registry is what the CLI's ``--provider``,
+the web example's model picker and the :class:`~streamkit.testing.MockServer`'s
+routes are built from; modules are imported only when used.
+
+A provider of your own that is not HTTP (a local model, a test double) is
+an async generator: :class:`FunctionModel` / :func:`function_model`
+(:mod:`streamkit.providers.function`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from ..models import ChatModel, PromptModel
+    from ..testing.wire import MockWire
+    from .function import FunctionModel, FunctionProvider, StreamFunction, function_model
+
+__all__ = [
+    "FunctionModel",
+    "FunctionProvider",
+    "ProviderEntry",
+    "StreamFunction",
+    "entries",
+    "function_model",
+    "get",
+    "names",
+    "register",
+]
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """One registered provider: where its classes live, by name (imported on use)."""
+
+    #: The name users pick it by (``streamkit chat --provider NAME``).
+    name: str
+    #: The module defining its model classes (``streamkit.providers.gemini``).
+    module: str
+    #: The chat model class's name in ``module``.
+    chat: str
+    #: The prompt (string in, text out) model class's name, if it has one.
+    llm: str | None = None
+    #: Its :class:`~streamkit.testing.wire.MockWire` instances, as
+    #: ``"module:name"`` (the mock server answers their routes).
+    mocks: tuple[str, ...] = ()
+    #: One line for pickers and help texts.
+    title: str = ""
+    #: Keyword arguments the chat class is made with (a preset: ``{"provider": "groq"}``).
+    preset: tuple[tuple[str, Any], ...] = ()
+
+    def chat_class(self) -> type[ChatModel]:
+        """The chat model class (imports its module)."""
+        cls: type[ChatModel] = getattr(importlib.import_module(self.module), self.chat)
+        return cls
+
+    def llm_class(self) -> type[PromptModel] | None:
+        """The prompt model class, or None (imports its module)."""
+        if self.llm is None:
+            return None
+        cls: type[PromptModel] = getattr(importlib.import_module(self.module), self.llm)
+        return cls
+
+    def chat_model(self, **settings: Any) -> ChatModel:
+        """A chat model of this provider (with its preset), made with ``settings``."""
+        return self.chat_class()(**{**dict(self.preset), **settings})
+
+    def mock_wires(self) -> list[MockWire]:
+        """Its mock-server wires (imports its module)."""
+        wires: list[MockWire] = []
+        for ref in self.mocks:
+            module, _, name = ref.partition(":")
+            wires.append(getattr(importlib.import_module(module), name))
+        return wires
+
+
+_REGISTRY: dict[str, ProviderEntry] = {}
+
+
+def register(entry: ProviderEntry) -> ProviderEntry:
+    """Add a provider (a later entry of the same name replaces the earlier)."""
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def get(name: str) -> ProviderEntry:
+    """The provider registered as ``name``.
+
+    Raises :class:`~streamkit.errors.InvalidArgumentError` naming the known
+    providers when there is none.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InvalidArgumentError(f"unknown provider {name!r}; known: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """Every registered provider's name, in registration order."""
+    return list(_REGISTRY)
+
+
+def entries() -> list[ProviderEntry]:
+    """Every registered provider, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FunctionModel", "FunctionProvider", "StreamFunction", "function_model"):
+        from . import function
+
+        return getattr(function, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- the registrations: one line per provider ---------------------------------
+# fmt: off
+register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI Chat Completions"))  # noqa: E501
+register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic Messages"))  # noqa: E501
+# fmt: on

@@ -17,7 +17,7 @@ Wire facts this module relies on (Anthropic's streaming docs):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..content import anthropic_blocks, parse_content
@@ -39,10 +39,13 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from ..sse import ServerSentEvent
+from ..testing.render import Answer, anthropic_events, anthropic_full
+from ..testing.validate import check_anthropic
+from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
 
-__all__ = ["AnthropicMapper", "AnthropicProvider"]
+__all__ = ["MOCK", "AnthropicMapper", "AnthropicProvider"]
 
 #: The counters that together make every input token of a request
 #: (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance:
@@ -400,6 +403,10 @@ class AnthropicProvider(Provider):
     chat = True
     path = "/v1/messages"
     version = "2023-06-01"
+    api_key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    #: ``base_url`` does not include ``/v1``, as in the official SDK.
+    default_base_url = "https://api.anthropic.com"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": self.version}
@@ -468,3 +475,32 @@ class AnthropicProvider(Provider):
         delta = {"stop_reason": body.get("stop_reason"), "stop_sequence": body.get("stop_sequence")}
         mapper.map_object({"type": "message_delta", "delta": delta}, out)
         return out
+
+
+class _AnthropicMock(MockWire):
+    """The mock server's Messages API (requests checked like the real API's schema)."""
+
+    name = "anthropic"
+    routes = ("/v1/messages",)
+    keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
+    stop_reason = "end_turn"
+    tool_reason = "tool_use"
+
+    def check(self, body: Any, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        return check_anthropic(body, headers)
+
+    def events(self, answer: Answer, body: Any) -> Iterable[tuple[bytes, bool]]:
+        return anthropic_events(answer)
+
+    def full(self, answer: Answer, body: Any) -> dict[str, Any]:
+        return anthropic_full(answer)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "api_error", "message": message}}
+
+    def error_event(self, error_type: str, message: str) -> bytes:
+        payload = {"type": "error", "error": {"type": error_type, "message": message}}
+        return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
+
+
+MOCK = _AnthropicMock()

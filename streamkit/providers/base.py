@@ -1,21 +1,34 @@
-"""What a provider is: a request builder and a mapper from wire to events.
+"""The provider contract: what one provider module owns, and nothing more.
 
-A provider does not do HTTP, retries, SSE framing, fan-out or collection:
-those are shared. It only knows its wire format:
+A provider maps one wire format. It does no HTTP, retries, deadlines,
+decoding, fan-out or collection: those are shared (``transport``,
+``retry``, ``deadlines``, ``sse``, ``adapter``, ``collector``). What it
+owns, all in its own module (the walk-through is ``providers/README.md``):
 
-* ``build(...)`` -> the path and JSON body of a request;
-* ``new_mapper()`` -> a :class:`StreamMapper` that turns each decoded SSE
-  event of one stream into streamkit events (and knows the stream's
-  terminal marker);
-* ``parse_response(body)`` -> the same events from a non-streaming JSON
-  response, so both modes build their result with the same collector;
-* ``parse_error(body)`` -> the provider's error message and type.
+* where requests go: :attr:`Provider.default_base_url`, the environment
+  variables :attr:`Provider.api_key_env` / :attr:`Provider.base_url_env`,
+  and :meth:`Provider.endpoint` (the path, built from the request: Gemini
+  puts the model in it);
+* how they authenticate: :meth:`Provider.auth_headers`;
+* the request body: :meth:`Provider.build` and :meth:`Provider.tools_to_wire`;
+* the framing of its answers: :meth:`Provider.framing` picks ``"sse"``,
+  ``"ndjson"`` or ``"json"`` (one whole document) from the request mode and
+  the response's content type; the shared decoders do the rest;
+* the mapping of wire events to streamkit events: :meth:`Provider.new_mapper`,
+  a :class:`StreamMapper` fed each decoded frame (an SSE event, or an
+  NDJSON line), which knows the stream's terminal marker;
+* a non-streaming answer, mapped by the *same* mapper
+  (:meth:`Provider.parse_response`): one mapping, not two;
+* its error bodies: :meth:`Provider.parse_error`.
+
+A provider that is not HTTP at all (a local model, a test double) is an
+async generator of events: see :mod:`streamkit.providers.function`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic_core import from_json
 
@@ -28,10 +41,14 @@ from ..errors import (
     payload_is_error,
 )
 from ..events import Event
-from ..sse import ServerSentEvent, SSEDecoder
+from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, SSEDecoder
 from ..tools import ToolSpec
 
-__all__ = ["Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
+__all__ = ["Framing", "Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
+
+#: How a response body is cut into frames: Server-Sent Events, one JSON
+#: value per line (NDJSON), or one whole JSON document.
+Framing = Literal["sse", "ndjson", "json"]
 
 #: How an SSE line starts (a comment or a field).
 _SSE_FIELDS = (":", "data", "event", "id", "retry")
@@ -92,7 +109,12 @@ _MALFORMED = "malformed JSON in stream event:"
 
 
 class StreamMapper(ABC):
-    """Per-stream state that maps decoded wire events to streamkit events.
+    """Per-stream state that maps decoded wire frames to streamkit events.
+
+    ``framing`` (a class attribute, ``"sse"`` by default) says which shared
+    decoder cuts the body into frames: ``"sse"`` hands :meth:`map` a
+    :class:`~streamkit.sse.ServerSentEvent`, ``"ndjson"`` one line (a
+    ``str``) per frame.
 
     ``map`` checks every wire value it uses: a value of the wrong type or
     shape raises :class:`ProtocolError` (see :func:`bad_value`). As a last
@@ -104,8 +126,12 @@ class StreamMapper(ABC):
 
     __slots__ = ("_head", "decoder", "error", "terminal")
 
+    framing: ClassVar[Literal["sse", "ndjson"]] = "sse"
+
     def __init__(self) -> None:
-        self.decoder = SSEDecoder()
+        self.decoder: SSEDecoder | NDJSONDecoder = (
+            NDJSONDecoder() if self.framing == "ndjson" else SSEDecoder()
+        )
         #: Set when the provider's end-of-stream marker has been seen.
         self.terminal = False
         #: A failure met in the middle of a read (an error event, bad JSON).
@@ -116,6 +142,13 @@ class StreamMapper(ABC):
         # body that never becomes an event stream (a gateway's JSON error
         # with the wrong content type, an HTML page) is explained from it.
         self._head: bytearray | None = bytearray()
+
+    def set_max_event_size(self, max_event_size: int) -> None:
+        """Bound one frame (an SSE line or event, an NDJSON line) at ``max_event_size`` bytes."""
+        if max_event_size != DEFAULT_MAX_EVENT_SIZE:
+            self.decoder = (
+                NDJSONDecoder(max_event_size) if self.framing == "ndjson" else SSEDecoder(max_event_size)
+            )
 
     def feed(self, chunk: bytes) -> list[Event]:
         """All events completed by one network read, in one pass."""
@@ -196,8 +229,12 @@ class StreamMapper(ABC):
             raise IncompleteStreamError("the stream ended before the response was complete")
 
     @abstractmethod
-    def map(self, sse: ServerSentEvent, out: list[Event]) -> None:
-        """Append the events one SSE event stands for to ``out``."""
+    def map(self, frame: Any, out: list[Event]) -> None:
+        """Append the events one frame stands for to ``out``.
+
+        ``frame`` is a :class:`~streamkit.sse.ServerSentEvent` (``framing =
+        "sse"``) or one line of text (``framing = "ndjson"``).
+        """
 
 
 def _sse_line(line: str) -> bool:
@@ -212,17 +249,49 @@ def _unexpected(exc: Exception) -> ProtocolError:
 
 
 class Provider(ABC):
-    """A provider's wire format (request shape, stream mapping, errors)."""
+    """One wire format: endpoint, auth, request body, framing, event mapping, errors.
+
+    Subclasses set the class attributes and implement the abstract methods;
+    see the module docstring and ``providers/README.md``.
+    """
 
     #: Used in ``on_llm_start``'s ``serialized`` and in messages.
-    name: str = ""
+    name: ClassVar[str] = ""
     #: LangChain's ``response_metadata["model_provider"]``: whose wire form
     #: ``AIMessage.content_blocks`` are in.
-    model_provider: str = ""
+    model_provider: ClassVar[str] = ""
     #: True when results are ChatGenerations with AIMessages.
-    chat: bool = False
-    #: The request path, appended to the model's ``base_url``.
-    path: str = ""
+    chat: ClassVar[bool] = False
+    #: The request path appended to the model's ``base_url`` (the default
+    #: :meth:`endpoint`).
+    path: ClassVar[str] = ""
+    #: The environment variable holding the API key (read when a model is
+    #: made without ``api_key``), or None.
+    api_key_env: ClassVar[str | None] = None
+    #: The environment variable holding the base URL, or None.
+    base_url_env: ClassVar[str | None] = None
+    #: The provider's own API (``https://...``); "" when there is none.
+    default_base_url: ClassVar[str] = ""
+
+    def endpoint(self, params: dict[str, Any], stream: bool) -> str:
+        """The path (and query) of one request, appended to ``base_url``.
+
+        ``params`` are the request's parameters (``params["model"]`` is the
+        model); the default is :attr:`path` whatever the request.
+        """
+        return self.path
+
+    def framing(self, stream: bool, content_type: str) -> Framing:
+        """How to cut this response's body into frames.
+
+        The default fits SSE providers: a streaming request is read as SSE,
+        unless the server answered with a JSON document (``application/json``:
+        a server that ignored ``stream: true``, or an error with status 200),
+        which is read whole and mapped like a non-streaming answer.
+        """
+        if stream and "json" not in content_type:
+            return "sse"
+        return "json"
 
     @abstractmethod
     def build(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
@@ -244,7 +313,12 @@ class Provider(ABC):
 
     @abstractmethod
     def parse_response(self, body: Any) -> list[Event]:
-        """Events equivalent to one non-streaming JSON response."""
+        """Events equivalent to one non-streaming JSON response, from :meth:`new_mapper`'s mapper.
+
+        Raises the typed error of an error object, and
+        :class:`~streamkit.errors.ProtocolError` for a body that is not an
+        answer (never taken for an empty one).
+        """
 
     @abstractmethod
     def parse_error(self, body: Any) -> tuple[str | None, str | None]:

@@ -38,7 +38,7 @@ only ``str`` ever reaches tokens and handlers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..content import openai_parts, parse_content
@@ -58,10 +58,15 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..sse import ServerSentEvent
+from ..testing.render import Answer, openai_events, openai_full
+from ..testing.validate import check_openai_chat
+from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
 
 __all__ = [
+    "CHAT_MOCK",
+    "COMPLETIONS_MOCK",
     "ChatMapper",
     "CompletionsMapper",
     "OpenAIChatProvider",
@@ -498,6 +503,10 @@ def message_to_wire(message: BaseMessage, where: str = "messages[0]") -> dict[st
 
 class _OpenAIProvider(Provider):
     model_provider = "openai"
+    api_key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    #: ``base_url`` includes ``/v1``, as in the official SDK.
+    default_base_url = "https://api.openai.com/v1"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -625,3 +634,44 @@ def _parse_whole(mapper: _OpenAIMapper, body: Any, as_chunk: Any) -> list[Event]
     out: list[Event] = []
     mapper.map_object({**body, "choices": [as_chunk(c) for c in choices]}, out)
     return out
+
+
+class _ChatMock(MockWire):
+    """The mock server's Chat Completions (``MockServer``; ``stream_options.include_usage`` honoured)."""
+
+    name = "openai-chat"
+    routes = ("/v1/chat/completions",)
+
+    def check(self, body: Any, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        return check_openai_chat(body)
+
+    def events(self, answer: Answer, body: Any) -> Iterable[tuple[bytes, bool]]:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return openai_events(True, answer, include_usage)
+
+    def full(self, answer: Answer, body: Any) -> dict[str, Any]:
+        return openai_full(True, answer)
+
+
+class _CompletionsMock(_ChatMock):
+    """The mock server's legacy Completions."""
+
+    name = "openai"
+    routes = ("/v1/completions",)
+
+    def check(self, body: Any, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        return None
+
+    def prompt(self, body: Any) -> str:
+        return str(body.get("prompt", "")) if isinstance(body, dict) else ""
+
+    def events(self, answer: Answer, body: Any) -> Iterable[tuple[bytes, bool]]:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return openai_events(False, answer, include_usage)
+
+    def full(self, answer: Answer, body: Any) -> dict[str, Any]:
+        return openai_full(False, answer)
+
+
+CHAT_MOCK = _ChatMock()
+COMPLETIONS_MOCK = _CompletionsMock()

@@ -32,14 +32,14 @@ import asyncio
 import json
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aiohttp import web
 
-from .render import Answer, anthropic_events, anthropic_full, openai_events, openai_full, split_tokens
-from .validate import check_anthropic, check_openai_chat
+from .render import Answer, split_tokens
+from .wire import MockWire
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "example_value", "split_tokens"]
 
@@ -262,9 +262,15 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._disconnected = asyncio.Event()
         self.app = web.Application()
-        self.app.router.add_post("/v1/chat/completions", self._openai_chat)
-        self.app.router.add_post("/v1/completions", self._openai_completions)
-        self.app.router.add_post("/v1/messages", self._anthropic_messages)
+        #: Every registered provider's wire, by name (``streamkit.providers.register``).
+        self.wires: dict[str, MockWire] = {}
+        from ..providers import entries
+
+        for entry in entries():
+            for wire in entry.mock_wires():
+                self.wires[wire.name] = wire
+                for route in wire.routes:
+                    self.app.router.add_post(route, self._handler(wire))
 
     # -- lifecycle -----------------------------------------------------
 
@@ -343,6 +349,13 @@ class MockServer:
 
     # -- handlers ------------------------------------------------------
 
+    def _handler(self, wire: MockWire) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body, script = await self._record(request, lambda r: wire.check(r.json, r.headers))
+            return await self._answer(request, body, script, wire)
+
+        return handle
+
     async def _record(
         self,
         request: web.Request,
@@ -372,29 +385,13 @@ class MockServer:
         script = self._script.popleft() if self._script else MockResponse()
         return body, script
 
-    async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
-        body, script = await self._record(request, lambda r: check_openai_chat(r.json))
-        return await self._answer(request, body, script, _last_user_text(body), "openai-chat")
-
-    async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
-        body, script = await self._record(request)
-        prompt = body.get("prompt", "") if isinstance(body, dict) else ""
-        return await self._answer(request, body, script, str(prompt), "openai")
-
-    async def _anthropic_messages(self, request: web.Request) -> web.StreamResponse:
-        body, script = await self._record(request, lambda r: check_anthropic(r.json, r.headers))
-        return await self._answer(request, body, script, _last_user_text(body), "anthropic")
-
-    def _error_body(self, script: MockResponse, wire: str) -> dict[str, Any]:
+    def _error_body(self, script: MockResponse, wire: MockWire) -> dict[str, Any]:
         if script.error is not None:
             return script.error
-        message = f"mock error {script.status}"
-        if wire == "anthropic":
-            return {"type": "error", "error": {"type": "api_error", "message": message}}
-        return {"error": {"message": message, "type": "mock_error"}}
+        return wire.error_body(script.status, f"mock error {script.status}")
 
     async def _answer(
-        self, request: web.Request, body: Any, script: MockResponse, prompt: str, wire: str
+        self, request: web.Request, body: Any, script: MockResponse, wire: MockWire
     ) -> web.StreamResponse:
         if script.status >= 400:
             if script.raw is not None:
@@ -403,6 +400,7 @@ class MockServer:
                 self._error_body(script, wire), status=script.status, headers=script.headers
             )
         body = body if isinstance(body, dict) else {}
+        prompt = wire.prompt(body)
         script = _structured_answer(body, script)
         texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
         if (script.tool_calls or script.refusal) and script.text is None and not script.choices:
@@ -417,11 +415,7 @@ class MockServer:
             }
         )
         usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
-        finish = script.finish_reason
-        if script.tool_calls and finish == "stop":
-            finish = "tool_use" if wire == "anthropic" else "tool_calls"
-        elif wire == "anthropic" and finish == "stop":
-            finish = "end_turn"
+        finish = wire.finish(script.finish_reason, bool(script.tool_calls))
         answer = Answer(
             model=script.model or str(body.get("model") or "mock-model"),
             token_lists=token_lists,
@@ -434,35 +428,31 @@ class MockServer:
             content_parts=script.content_parts,
             annotations=script.annotations or [],
         )
-        streaming = bool(body.get("stream"))
+        streaming = wire.streaming(request.path, request.query, body)
         if script.raw is not None:
             events: list[tuple[bytes, bool]] = [(script.raw, False)]
         elif not streaming:
-            full = (
-                anthropic_full(answer) if wire == "anthropic" else openai_full(wire == "openai-chat", answer)
-            )
-            return web.json_response(full, headers=script.headers)
-        elif wire == "anthropic":
-            events = list(anthropic_events(answer))
+            return web.json_response(wire.full(answer, body), headers=script.headers)
         else:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = list(openai_events(wire == "openai-chat", answer, include_usage))
+            events = list(wire.events(answer, body))
+            if script.content_type == "text/event-stream":  # the default: the wire's own
+                script = replace(script, content_type=wire.content_type)
         return await self._stream(request, script, events, wire)
 
-    async def _stall(self, resp: web.StreamResponse, script: MockResponse, wire: str) -> None:
+    async def _stall(self, resp: web.StreamResponse, script: MockResponse, wire: MockWire) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + script.stall_for
-        keepalive = b'event: ping\ndata: {"type": "ping"}\n\n' if wire == "anthropic" else b": keep-alive\n\n"
+        keepalive = wire.keepalive
         while (left := end - loop.time()) > 0:
             if script.keepalive_every:
                 await asyncio.sleep(min(left, script.keepalive_every))
-                if end - loop.time() > 0:
+                if end - loop.time() > 0 and keepalive:
                     await resp.write(keepalive)
             else:
                 await asyncio.sleep(left)
 
     async def _stream(
-        self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]], wire: str
+        self, request: web.Request, script: MockResponse, events: list[tuple[bytes, bool]], wire: MockWire
     ) -> web.StreamResponse:
         resp = web.StreamResponse(
             status=script.status,
@@ -485,7 +475,7 @@ class MockServer:
                 if count == script.malformed_after:
                     await resp.write(b'data: {"choices": [{"delta": {"content": "br\n\n')
                 if count == script.error_after:
-                    await resp.write(_error_event(wire, script.error_type, script.error_message))
+                    await resp.write(wire.error_event(script.error_type, script.error_message))
                     break
                 if is_token and script.delay:
                     await asyncio.sleep(script.delay)
@@ -516,13 +506,6 @@ class MockServer:
             self.active -= 1
 
 
-def _error_event(wire: str, error_type: str, message: str) -> bytes:
-    if wire == "anthropic":
-        payload = {"type": "error", "error": {"type": error_type, "message": message}}
-        return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
-    return b"data: " + json.dumps({"error": {"message": message, "type": error_type}}).encode() + b"\n\n"
-
-
 def _pieces(data: bytes, size: int | None, rng: random.Random | None) -> Iterator[bytes]:
     if rng is not None:
         pos = 0
@@ -535,16 +518,3 @@ def _pieces(data: bytes, size: int | None, rng: random.Random | None) -> Iterato
             yield data[pos : pos + size]
     else:
         yield data
-
-
-def _last_user_text(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
