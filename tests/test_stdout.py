@@ -21,6 +21,7 @@ from streamkit import (
     HumanMessage,
     InvalidArgumentError,
     OpenAI,
+    StreamStateError,
 )
 from streamkit.callbacks import BackgroundHandler, BaseCallbackHandler, StreamingStdOutCallbackHandler
 from streamkit.callbacks.stdout import RunInfo
@@ -226,3 +227,45 @@ def test_bad_arguments_are_rejected_naming_them() -> None:
         StreamingStdOutCallbackHandler(mode="lines", label="{name}: ")
     with pytest.raises(InvalidArgumentError, match="not int"):
         StreamingStdOutCallbackHandler(mode="lines", label=3)  # type: ignore[arg-type]
+
+
+# -- n > 1: each choice's tokens, on the stream ---------------------------------------
+
+
+async def test_choice_tokens_tells_the_choices_apart(mock_server: MockServer) -> None:
+    mock_server.enqueue(MockResponse(choices=["first answer here", "second one", "third is longest of all"]))
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, streaming=True, n=3) as chat:
+        texts = ["", "", ""]
+        order = []
+        async with chat.stream("x") as stream:
+            async for index, token in stream.choice_tokens():
+                texts[index] += token
+                order.append(index)
+        assert texts == ["first answer here", "second one", "third is longest of all"]
+        assert texts == [g.text for g in stream.result.generations[0]]
+        assert order[:6] == [0, 1, 2, 0, 1, 2]  # interleaved on the wire, told apart here
+        with pytest.raises(StreamStateError):
+            stream.choice_tokens()  # one pass: a finished stream is not read again
+
+        mock_server.enqueue(MockResponse(text="just one"))
+        async with chat.stream("y", n=1) as single:
+            pairs = [pair async for pair in single.choice_tokens()]
+            assert pairs == [(0, "just"), (0, " one")]
+
+        mock_server.enqueue(MockResponse(text="a b"))
+        async with chat.stream("z") as other:
+            async for _ in other:
+                break
+            with pytest.raises(StreamStateError, match="already being read another way"):
+                other.choice_tokens()
+
+
+async def test_mock_server_gives_n_choices_when_none_are_scripted(mock_server: MockServer) -> None:
+    async with ChatOpenAI(base_url=mock_server.openai_base_url, streaming=True, n=2) as chat:
+        result = await chat.generate([[HumanMessage(content="hello there")]])
+        plain = await ChatOpenAI(base_url=mock_server.openai_base_url, n=2).generate(
+            [[HumanMessage(content="hello there")]]
+        )
+    texts = [g.text for g in result.generations[0]]
+    assert len(texts) == 2 and texts[0] == texts[1] != ""
+    assert [g.text for g in plain.generations[0]] == texts  # not streamed: the same two
