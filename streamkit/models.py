@@ -982,6 +982,15 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
 MessagesInput = str | Sequence[BaseMessage]
 
 
+def _merged(body: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with ``fields`` merged in key by key, nested objects too."""
+    out = dict(body)
+    for key, value in fields.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, Mapping) else value
+    return out
+
+
 def _check_tool_json(specs: list[ToolSpec]) -> None:
     """Raise InvalidArgumentError naming the first tool whose schema JSON cannot carry."""
     for i, spec in enumerate(specs):
@@ -1179,8 +1188,11 @@ class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
         checked = self._messages(messages, where)
         settings = self._call_settings(kwargs)
         extra_body, extra_headers = self._request_options(kwargs)
+        output_format = kwargs.pop("output_format", None)  # with_structured_output()'s body fields
         params = self._params(kwargs)
         body = {**self._body(checked, params, streaming), **extra_body}
+        if output_format:
+            body = _merged(body, output_format)
         return self._make_stream(
             body,
             path=self._provider.endpoint(params, streaming),

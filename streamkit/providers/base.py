@@ -303,6 +303,37 @@ class Provider(ABC):
             raise InvalidArgumentError(f"{type(self).__name__} does not support tools")
         return {}
 
+    #: ``with_structured_output()``'s method when none is given: ``"json_schema"``
+    #: (the provider's JSON output mode, :meth:`output_format`) or ``"tool"``
+    #: (a forced tool call, :meth:`structured_tool`).
+    structured_method: ClassVar[Literal["json_schema", "tool"]] = "json_schema"
+
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """Body fields asking for an answer that is JSON fitting ``schema`` (the ``json_schema`` method).
+
+        They are merged into the request body key by key, nested objects
+        too (a ``generationConfig`` or ``output_config`` already there keeps
+        its other keys). ``strict`` is None for the provider's safe default.
+        Raises :class:`~streamkit.errors.InvalidArgumentError` when the
+        provider has no such mode (the default).
+        """
+        raise InvalidArgumentError(
+            f"{type(self).__name__} has no JSON output mode: use with_structured_output(..., method='tool')"
+        )
+
+    def structured_tool(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """The tool forced for the ``tool`` method, as a neutral tool dict.
+
+        ``{"name", "description", "parameters"}`` (plus ``"strict": True``
+        where the provider enforces schemas): :meth:`tools_to_wire` puts it
+        in the wire's form. The default sends ``schema`` as it is.
+        """
+        return {"name": name, "description": description, "parameters": schema}
+
     @abstractmethod
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         """Headers that authenticate (and version) every request."""
