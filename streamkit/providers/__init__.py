@@ -123,6 +123,6 @@ def __getattr__(name: str) -> Any:
 
 # -- the registrations: one line per provider ---------------------------------
 # fmt: off
-register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI Chat Completions"))  # noqa: E501
-register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic Messages"))  # noqa: E501
+register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI"))  # noqa: E501
+register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic"))  # noqa: E501
 # fmt: on

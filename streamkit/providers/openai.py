@@ -673,6 +673,7 @@ class _ChatMock(MockWire):
 
     name = "openai-chat"
     routes = ("/v1/chat/completions",)
+    base_path = "/v1"
 
     def check(self, body: Any, headers: Mapping[str, str]) -> dict[str, Any] | None:
         return check_openai_chat(body)

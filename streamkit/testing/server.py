@@ -313,6 +313,18 @@ class MockServer:
         """The ``base_url`` for ``OpenAI``/``ChatOpenAI`` (with ``/v1``)."""
         return f"{self.url}/v1"
 
+    def base_url_for(self, provider: str) -> str:
+        """The ``base_url`` for a registered provider's models (``"gemini"``, ``"ollama"``...).
+
+        Raises ``KeyError`` for a name the registry (``streamkit.providers``) does not know.
+        """
+        from ..providers import get
+
+        wires = get(provider).mock_wires()
+        if not wires:
+            raise KeyError(f"provider {provider!r} has no mock wire")
+        return self.url + wires[0].base_path
+
     @property
     def anthropic_base_url(self) -> str:
         """The ``base_url`` for ``Anthropic``/``ChatAnthropic`` (no ``/v1``, as in Anthropic's SDK)."""
