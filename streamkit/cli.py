@@ -47,6 +47,7 @@ from uuid import UUID
 from . import providers
 from .anthropic import Anthropic, ChatAnthropic
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
+from .callbacks.base import AnyHandler
 from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
 from .messages import HumanMessage, SystemMessage
 from .openai import ChatOpenAI, OpenAI
@@ -294,7 +295,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print(f"{provider.title}: {where}" + (f" ({why})." if why else "."))
         if server is not None:
             print("The mock server speaks each provider's format over real HTTP on this machine.")
-        callbacks = [StreamingStdOutCallbackHandler(), stats]
+        callbacks: list[AnyHandler] = [StreamingStdOutCallbackHandler(), stats]
         openai_opts, anthropic_opts = options["openai"], options["anthropic"]
 
         llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)

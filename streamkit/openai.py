@@ -7,14 +7,32 @@ OpenAI-compatible server (vLLM, Ollama's ``/v1``, LM Studio, llama.cpp).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import Field
 
-from .models import ChatModel, PromptModel, StreamingModel
+from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
 from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 
-__all__ = ["ChatOpenAI", "OpenAI"]
+__all__ = ["ChatOpenAI", "ChatOpenAISettings", "OpenAI", "OpenAISettings"]
+
+
+class _OpenAICommonSettings(ModelSettings, total=False):
+    n: int
+    stream_usage: bool
+
+
+class OpenAISettings(_OpenAICommonSettings, total=False):
+    """``OpenAI(...)``'s keyword arguments (:class:`~streamkit.models.ModelSettings` and these)."""
+
+    logprobs: int | None
+
+
+class ChatOpenAISettings(_OpenAICommonSettings, ChatModelSettings, total=False):
+    """``ChatOpenAI(...)``'s keyword arguments (:class:`~streamkit.models.ChatModelSettings` and these)."""
+
+    logprobs: bool | None
+    top_logprobs: int | None
 
 
 class _OpenAISettings(StreamingModel):
@@ -75,6 +93,10 @@ class OpenAI(_OpenAISettings, PromptModel):
     model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
     logprobs: int | None = Field(default=None, ge=0, le=5)
 
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[OpenAISettings]) -> None: ...
+
     def _extra_params(self) -> dict[str, Any]:
         return {**super()._extra_params(), "logprobs": self.logprobs}
 
@@ -93,6 +115,10 @@ class ChatOpenAI(_OpenAISettings, ChatModel):
     model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatOpenAISettings]) -> None: ...
 
     def _extra_params(self) -> dict[str, Any]:
         return {**super()._extra_params(), "logprobs": self.logprobs, "top_logprobs": self.top_logprobs}
