@@ -113,7 +113,13 @@ ChatOpenAI(callbacks=[print])
 
 
 def model_classes() -> list[type[StreamingModel]]:
-    """Every public model class streamkit defines (those of the modules ``import streamkit`` loads)."""
+    """Every public model class streamkit defines (``import streamkit``'s, every registered provider's
+    and FunctionModel)."""
+    import streamkit.providers
+    import streamkit.providers.function
+
+    for entry in streamkit.providers.entries():
+        entry.chat_class()  # every registered provider's module
     found: list[type[StreamingModel]] = []
     pending: list[type[StreamingModel]] = [StreamingModel]
     while pending:
