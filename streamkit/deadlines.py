@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import APITimeoutError, InvalidArgumentError
 
-__all__ = ["Clock", "Deadline", "Timeouts", "as_timeouts", "current_clock", "use_clock"]
+__all__ = ["Clock", "Timeouts", "current_clock", "use_clock"]
 
 
 class Timeouts(BaseModel):

@@ -70,7 +70,6 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "ProviderStreamError",
-    "REDACTED",
     "RateLimitError",
     "RedirectError",
     "RefusalError",
@@ -78,12 +77,6 @@ __all__ = [
     "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
-    "error_from_payload",
-    "error_message",
-    "payload_is_error",
-    "redact",
-    "redact_error",
-    "status_error",
 ]
 
 

@@ -155,7 +155,7 @@ from .tools import to_tool_specs
 if TYPE_CHECKING:
     from .models import ChatModel, MessagesInput
 
-__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream", "jsonable"]
+__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream"]
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -79,7 +79,7 @@ from .results import ChatGeneration, LLMResult
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["BlockingCallError", "BlockingMixin", "SyncStream", "warn_if_never_awaited"]
+__all__ = ["BlockingCallError", "SyncStream"]
 
 T = TypeVar("T")
 P = ParamSpec("P")

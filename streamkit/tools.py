@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from .errors import InvalidArgumentError
 
-__all__ = ["ToolChoice", "ToolSpec", "to_tool_specs"]
+__all__ = ["ToolChoice", "ToolSpec"]
 
 #: ``"auto"``, ``"required"`` (alias ``"any"``), ``"none"``, or a tool's name.
 ToolChoice = str

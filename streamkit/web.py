@@ -165,8 +165,6 @@ __all__ = [
     "ResumeBuffer",
     "ResumeStore",
     "SSERelay",
-    "done_payload",
-    "safe_error",
     "sse_events",
     "sse_response",
 ]
