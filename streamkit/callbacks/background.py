@@ -51,6 +51,7 @@ class BackgroundHandler:
 
     @property
     def raise_error(self) -> bool:
+        """The wrapped handler's ``raise_error``: raise its failure at the drain, or log it."""
         return self.handler.raise_error
 
     def __repr__(self) -> str:

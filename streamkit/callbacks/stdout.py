@@ -21,6 +21,7 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
         self._stream = stream
 
     def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        """Write ``token`` (answer text, every choice) and flush; the stream's errors propagate."""
         out = self._stream or sys.stdout
         out.write(token)
         out.flush()
