@@ -758,7 +758,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``streamkit`` console script; returns the exit status."""
+    """Entry point of the ``streamkit`` console script; returns the exit status.
+
+    ``argv``: the arguments (default ``sys.argv[1:]``). Returns 0 on
+    success (and for ``mock`` stopped by Ctrl-C), 1 on an API or
+    connection error (the error is printed, not a traceback), 2 on a usage
+    error (no API key, a bad option: argparse exits with 2 itself for
+    those it finds), 130 after Ctrl-C and 141 when standard output was
+    closed early, as the module docstring says.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "mock" and not 0 <= args.port <= 65535:

@@ -155,7 +155,7 @@ from .tools import to_tool_specs
 if TYPE_CHECKING:
     from .models import ChatModel, MessagesInput
 
-__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream", "jsonable"]
+__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -170,7 +170,14 @@ _SKIP: Any = object()
 
 
 class RawResult(TypedDict, Generic[T]):
-    """What ``await structured(...)`` returns with ``include_raw=True``."""
+    """What ``await structured(...)`` returns with ``include_raw=True`` (a ``dict``, LangChain's shape).
+
+    ``raw``: the model's :class:`~streamkit.messages.AIMessage`;
+    ``parsed``: the validated object, or ``None`` if the answer is not
+    one; ``parsing_error``: the :class:`~streamkit.errors.OutputParserError`
+    (or :class:`~streamkit.errors.RefusalError`) in that case, else
+    ``None``. Nothing is raised for a bad answer; API errors still are.
+    """
 
     raw: AIMessage
     parsed: T | None

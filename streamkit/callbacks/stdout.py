@@ -151,17 +151,20 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
     # -- hooks -----------------------------------------------------------
 
     def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        """In ``lines``/``answers`` mode: number the run (its label), reading ``n`` from ``serialized``."""
         if self.mode != "tokens":
             self._begin(serialized, prompts[0] if prompts else "", kwargs.get("run_id"))
 
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
+        """As :meth:`on_llm_start`; the label's ``prompt`` is the last message's text."""
         if self.mode != "tokens":
             last = messages[0][-1] if messages and messages[0] else None
             self._begin(serialized, last.text if last is not None else "", kwargs.get("run_id"))
 
     def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        """Write ``token`` (every choice's text) as the mode says; the stream's errors propagate."""
         if self.mode == "tokens":
             out = self._stream or sys.stdout
             out.write(token)
@@ -185,10 +188,12 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
             self._write(self._lines(run, index, text))
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """In ``lines``/``answers`` mode: write what the run still holds, ending on a new line."""
         if self.mode != "tokens":
             self._finish(kwargs.get("run_id"), None)
 
     def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """In ``lines``/``answers`` mode: write the partial text, marked ``[interrupted: ErrorType]``."""
         if self.mode != "tokens":
             self._finish(kwargs.get("run_id"), error)
 

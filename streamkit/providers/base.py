@@ -38,13 +38,29 @@ from ..errors import (
     ProtocolError,
     StreamkitError,
     error_from_payload,
+    error_message,
     payload_is_error,
 )
 from ..events import Event
-from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, SSEDecoder
+from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from ..tools import ToolSpec
 
-__all__ = ["Framing", "Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
+# What a provider module needs, in one place: the contract, the value
+# checks, and the shared readers of wire facts (an SSE event, a tool, an
+# error body or an in-stream error object: the one classifier).
+__all__ = [
+    "Framing",
+    "Provider",
+    "ServerSentEvent",
+    "StreamMapper",
+    "ToolSpec",
+    "bad_value",
+    "count",
+    "error_from_payload",
+    "error_message",
+    "loads",
+    "optional_str",
+]
 
 #: How a response body is cut into frames: Server-Sent Events, one JSON
 #: value per line (NDJSON), or one whole JSON document.
