@@ -506,16 +506,22 @@ async def _mock(args: argparse.Namespace) -> int:
         return MockResponse(text=args.reply, delay=args.delay, chunk_size=args.chunk_size)
 
     server.responder = respond
+    exports, routes = [], []
+    for entry in providers.entries():
+        if entry.preset or not entry.mocks:
+            continue  # a preset speaks another provider's wire
+        env = entry.chat_class()._new_provider({}).base_url_env
+        if env:
+            exports.append(f"  export {env}={server.base_url_for(entry.name)}")
+        routes += [route for wire in entry.mock_wires() for route in wire.routes]
     print(
         f"streamkit mock server on {server.url} (Ctrl-C to stop)\n"
         "\n"
-        "Point any OpenAI- or Anthropic-style client at it, in any language:\n"
-        "\n"
-        f"  export OPENAI_BASE_URL={server.openai_base_url}\n"
-        f"  export ANTHROPIC_BASE_URL={server.anthropic_base_url}\n"
+        "Point any client of these APIs at it, in any language:\n"
+        "\n" + "\n".join(exports) + "\n"
         "\n"
         "Any API key is accepted (official SDKs insist on having one: OPENAI_API_KEY=mock works).\n"
-        "It answers POST /v1/chat/completions, /v1/completions and /v1/messages, streamed or not.",
+        f"It answers POST {', '.join(routes)}, streamed or not.",
         flush=True,
     )
     stop = asyncio.Event()
