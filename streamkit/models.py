@@ -590,6 +590,7 @@ class StreamingModel(BaseModel):
         official = urlsplit(provider.default_base_url).hostname
         if (
             self.api_key is None
+            and provider.requires_key
             and official is not None
             and urlsplit(self.base_url or "").hostname == official
         ):
@@ -761,10 +762,18 @@ class StreamingModel(BaseModel):
     def _handler_set(self, callbacks: Sequence[AnyHandler] | None) -> HandlerSet:
         return HandlerSet(self._handlers + check_handlers(callbacks))
 
-    def _serialized(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _serialized(
+        self,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        streaming: bool | None = None,
+    ) -> dict[str, Any]:
         """``on_llm_start``'s ``serialized``: the class, model and URL, the provider
-        (``model_provider``: ``openai``, ``anthropic``), and the request's
-        sampling parameters as sent (``invocation_params``, LangChain's name)."""
+        (``model_provider``: ``openai``, ``anthropic``...), and the request's
+        sampling parameters (``invocation_params``, LangChain's name): each as
+        the body sends it at its top level, else as the settings give it
+        (a provider may nest them, as Ollama's ``options`` and Gemini's
+        ``generationConfig`` do), and ``stream``."""
         serialized: dict[str, Any] = {
             "name": type(self).__name__,
             "model": self.model,
@@ -772,22 +781,18 @@ class StreamingModel(BaseModel):
             "model_provider": self._provider.model_provider,
         }
         if body is not None:
-            serialized["invocation_params"] = {
-                k: body[k]
-                for k in (
-                    "model",
-                    "temperature",
-                    "max_tokens",
-                    "top_p",
-                    "top_k",
-                    "stop",
-                    "stop_sequences",
-                    "seed",
-                    "n",
-                    "stream",
-                )
-                if body.get(k) is not None
-            }
+            invocation: dict[str, Any] = {}
+            for key in _INVOCATION_KEYS:
+                for source in (body, params or {}):
+                    value = source.get(key)
+                    if value is not None:
+                        invocation[key] = value
+                        break
+            if streaming is not None:
+                invocation["stream"] = streaming
+            elif body.get("stream") is not None:
+                invocation["stream"] = body["stream"]
+            serialized["invocation_params"] = invocation
         return serialized
 
     def _call_settings(self, kwargs: dict[str, Any]) -> tuple[Timeouts, int]:
@@ -1043,7 +1048,7 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_llm_start",
-            start_args=(self._serialized(body), [prompt]),
+            start_args=(self._serialized(body, params, streaming), [prompt]),
             settings=settings,
             extra_headers=extra_headers,
         )
@@ -1052,6 +1057,20 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
 #: One conversation: a prompt string, or a list of messages (a bare ``str``
 #: in the list is a ``HumanMessage``).
 MessagesInput = str | Sequence[BaseMessage | str]
+
+
+#: The sampling parameters ``on_llm_start`` reports (``serialized["invocation_params"]``).
+_INVOCATION_KEYS = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "stop",
+    "stop_sequences",
+    "seed",
+    "n",
+)
 
 
 def _merged(body: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -1275,7 +1294,7 @@ class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_chat_model_start",
-            start_args=(self._serialized(body), [checked]),
+            start_args=(self._serialized(body, params, streaming), [checked]),
             settings=settings,
             extra_headers=extra_headers,
         )

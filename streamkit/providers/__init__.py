@@ -125,4 +125,5 @@ def __getattr__(name: str) -> Any:
 # fmt: off
 register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI"))  # noqa: E501
 register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic"))  # noqa: E501
+register(ProviderEntry("ollama", "streamkit.providers.ollama", "ChatOllama", None, ("streamkit.providers.ollama:MOCK",), "Ollama (native /api/chat)"))  # noqa: E501
 # fmt: on

@@ -288,6 +288,10 @@ class Provider(ABC):
     base_url_env: ClassVar[str | None] = None
     #: The provider's own API (``https://...``); "" when there is none.
     default_base_url: ClassVar[str] = ""
+    #: Whether ``default_base_url`` needs an API key: a model made for it
+    #: without one fails at once, naming :attr:`api_key_env` (False for a
+    #: local server such as Ollama's).
+    requires_key: ClassVar[bool] = True
 
     def endpoint(self, params: dict[str, Any], stream: bool) -> str:
         """The path (and query) of one request, appended to ``base_url``.
