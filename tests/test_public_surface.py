@@ -174,6 +174,16 @@ PUBLIC: dict[str, list[str]] = {
         "loads",
         "optional_str",
     ],
+    "streamkit.providers.ollama": [
+        "ChatOllama",
+        "ChatOllamaSettings",
+        "DEFAULT_BASE_URL",
+        "MOCK",
+        "OllamaMapper",
+        "OllamaProvider",
+        "messages_to_wire",
+        "ollama_host",
+    ],
     "streamkit.providers.function": [
         "FunctionModel",
         "FunctionModelSettings",
@@ -382,7 +392,17 @@ def _public_members(cls: type) -> Iterator[tuple[str, Any]]:
             if isinstance(value, staticmethod | classmethod):
                 value = value.__func__
             if isinstance(value, property) or inspect.isfunction(value):
+                if not _own_doc(value) and _inherited_doc(klass, attr):
+                    continue  # an override of a documented contract method (Provider.build...)
                 yield f"{klass.__module__}.{klass.__qualname__}.{attr}", value
+
+
+def _inherited_doc(klass: type, attr: str) -> str:
+    """The docstring of ``attr`` on one of ``klass``'s streamkit bases (the method it overrides)."""
+    for base in klass.__mro__[1:]:
+        if base.__module__.startswith("streamkit") and attr in vars(base):
+            return _own_doc(vars(base)[attr])
+    return ""
 
 
 def _documentable() -> dict[str, Any]:

@@ -66,7 +66,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -91,7 +91,7 @@ from ..events import (
     Usage,
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from ..models import ChatModel
+from ..models import ChatModel, ChatModelSettings
 from ..testing.render import Answer
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
@@ -101,6 +101,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MOCK",
     "ChatOllama",
+    "ChatOllamaSettings",
     "OllamaMapper",
     "OllamaProvider",
     "messages_to_wire",
@@ -468,10 +469,7 @@ class OllamaProvider(Provider):
     official clients read it) is sent as ``Authorization: Bearer``, for
     ollama.com's API and proxies that want one. ``base_url`` is the
     server's root (``http://localhost:11434``, ``https://ollama.com``), not
-    ``.../api``. ``default_base_url`` is empty on purpose: the default,
-    :data:`DEFAULT_BASE_URL`, is filled in by :class:`ChatOllama`, since a
-    default here would make the shared check ask for a key that a local
-    server does not need.
+    ``.../api``. A local server needs no key (``requires_key = False``).
     """
 
     name = "ollama"
@@ -480,7 +478,8 @@ class OllamaProvider(Provider):
     path = "/api/chat"
     api_key_env = "OLLAMA_API_KEY"
     base_url_env = "OLLAMA_HOST"
-    default_base_url = ""
+    default_base_url = DEFAULT_BASE_URL
+    requires_key = False
 
     def framing(self, stream: bool, content_type: str) -> Framing:
         """NDJSON for a streaming request (whatever the label: one compact
@@ -559,6 +558,13 @@ class OllamaProvider(Provider):
         body["stream"] = stream
         return body
 
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """Ollama's ``format``: the JSON schema itself
+        (https://github.com/ollama/ollama/blob/main/docs/api.md#request-structured-outputs)."""
+        return {"format": schema}
+
     def parse_response(self, body: Any) -> list[Event]:
         """A whole ``ChatResponse`` (``"stream": false``), through the same mapper as a stream.
 
@@ -584,6 +590,29 @@ class OllamaProvider(Provider):
 
 
 # -- the model class ----------------------------------------------------------
+
+
+class ChatOllamaSettings(ChatModelSettings, total=False):
+    """``ChatOllama(...)``'s keyword arguments (:class:`~streamkit.models.ChatModelSettings` and these)."""
+
+    top_k: int | None
+    min_p: float | None
+    typical_p: float | None
+    seed: int | None
+    num_ctx: int | None
+    num_predict: int | None
+    repeat_penalty: float | None
+    repeat_last_n: int | None
+    presence_penalty: float | None
+    frequency_penalty: float | None
+    num_gpu: int | None
+    num_thread: int | None
+    reasoning: bool | Literal["low", "medium", "high", "max"] | None
+    format: Literal["", "json"] | dict[str, Any] | None
+    keep_alive: int | float | str | None
+    options: dict[str, Any] | None
+    logprobs: bool | None
+    top_logprobs: int | None
 
 
 class ChatOllama(ChatModel):
@@ -671,6 +700,10 @@ class ChatOllama(ChatModel):
     options: dict[str, Any] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatOllamaSettings]) -> None: ...
 
     @field_validator("base_url", mode="before")
     @classmethod
