@@ -124,5 +124,6 @@ def __getattr__(name: str) -> Any:
 # -- the registrations: one line per provider ---------------------------------
 # fmt: off
 register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI Chat Completions"))  # noqa: E501
+register(ProviderEntry("azure", "streamkit.providers.azure", "AzureChatOpenAI", None, ("streamkit.providers.azure:MOCK",), "Azure OpenAI Chat Completions"))  # noqa: E501
 register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic Messages"))  # noqa: E501
 # fmt: on
