@@ -124,6 +124,7 @@ def __getattr__(name: str) -> Any:
 # -- the registrations: one line per provider ---------------------------------
 # fmt: off
 register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI Chat Completions"))  # noqa: E501
+for _p in importlib.import_module("streamkit.providers.presets").PRESETS.values(): register(ProviderEntry(_p.name, "streamkit.openai", "ChatOpenAI", None, (), _p.title, (("provider", _p.name),)))  # noqa: E501, E701
 register(ProviderEntry("azure", "streamkit.providers.azure", "AzureChatOpenAI", None, ("streamkit.providers.azure:MOCK",), "Azure OpenAI Chat Completions"))  # noqa: E501
 register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic Messages"))  # noqa: E501
 # fmt: on
