@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from pydantic import Field
 
 from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
+from .providers.base import Provider
 from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 
 __all__ = ["ChatOpenAI", "ChatOpenAISettings", "OpenAI", "OpenAISettings"]
@@ -106,7 +107,9 @@ class ChatOpenAI(_OpenAISettings, ChatModel):
 
     ``base_url`` includes ``/v1``; defaults to ``OPENAI_BASE_URL`` or
     ``https://api.openai.com/v1``. Works with vLLM, Ollama's ``/v1``,
-    LM Studio and other compatible servers.
+    LM Studio and other compatible servers; ``provider="groq"`` (a preset,
+    :mod:`streamkit.providers.presets`) sets the server's base URL, key
+    variable and quirks instead.
     """
 
     _provider_class = OpenAIChatProvider
@@ -115,6 +118,16 @@ class ChatOpenAI(_OpenAISettings, ChatModel):
     model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    #: An OpenAI-compatible service's preset (``"groq"``, ``"ollama"``...); set at construction only.
+    provider: str | None = Field(default=None, frozen=True)
+
+    @classmethod
+    def _new_provider(cls, data: dict[str, Any]) -> Provider:
+        if data.get("provider") is None:
+            return super()._new_provider(data)
+        from .providers.presets import apply_preset
+
+        return apply_preset(data["provider"], data, cls.__name__)
 
     if TYPE_CHECKING:
 
