@@ -86,7 +86,7 @@ class _Provider:
 def _provider(name: str) -> _Provider:
     """The registered provider ``name`` (``streamkit.providers``), with its preset applied."""
     entry = providers.get(name)
-    wire = entry.chat_class()._new_provider(dict(entry.preset))
+    wire = entry.provider()
     return _Provider(
         name,
         entry.title or name,
@@ -510,7 +510,7 @@ async def _mock(args: argparse.Namespace) -> int:
     for entry in providers.entries():
         if entry.preset or not entry.mocks:
             continue  # a preset speaks another provider's wire
-        env = entry.chat_class()._new_provider({}).base_url_env
+        env = entry.provider().base_url_env
         if env:
             exports.append(f"  export {env}={server.base_url_for(entry.name)}")
         routes += [route for wire in entry.mock_wires() for route in wire.routes]

@@ -34,6 +34,7 @@ class ChatOpenAISettings(_OpenAICommonSettings, ChatModelSettings, total=False):
 
     logprobs: bool | None
     top_logprobs: int | None
+    provider: str | None
 
 
 class _OpenAISettings(StreamingModel):

@@ -174,6 +174,14 @@ PUBLIC: dict[str, list[str]] = {
         "loads",
         "optional_str",
     ],
+    "streamkit.providers.azure": [
+        "AzureADTokenProvider",
+        "AzureChatOpenAI",
+        "AzureChatOpenAISettings",
+        "AzureChatProvider",
+        "MOCK",
+    ],
+    "streamkit.providers.presets": ["PRESETS", "Preset", "apply_preset", "get", "names", "provider_class"],
     "streamkit.providers.ollama": [
         "ChatOllama",
         "ChatOllamaSettings",

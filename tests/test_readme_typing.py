@@ -237,5 +237,6 @@ def test_settings_typeddicts_list_exactly_the_fields() -> None:
         required: frozenset[str] = getattr(typed, "__required_keys__")  # noqa: B009
         optional: frozenset[str] = getattr(typed, "__optional_keys__")  # noqa: B009
         aliases = {field.alias for field in cls.model_fields.values() if field.alias}
+        aliases |= getattr(cls, "_init_aliases", frozenset())  # constructor-only names (azure_endpoint)
         assert required | optional == set(cls.model_fields) | aliases, cls.__name__
         assert not required, f"{typed.__name__}: every setting may be left out (total=False)"

@@ -147,7 +147,7 @@ def wanted_models(spec: str | None) -> dict[str, list[str]]:
 def configuration(entry: providers.ProviderEntry) -> tuple[str, bool]:
     """The environment variable that points this provider at a real server, and whether it is set:
     its API key's, or (for a provider that needs no key, such as Ollama) its base URL's."""
-    wire = entry.chat_class()._new_provider(dict(entry.preset))
+    wire = entry.provider()
     env = wire.api_key_env or wire.base_url_env or ""
     return env, bool(env and os.environ.get(env))
 
@@ -172,7 +172,14 @@ async def make_models(mock: MockServer | None, models: str | None = None) -> Cat
             is_mock = False
         elif mock is not None and entry.mocks and not entry.preset:
             base_url = mock.base_url_for(provider)
-            client = entry.chat_model(base_url=base_url, api_key="mock", streaming=True, callbacks=handlers)
+            model = {"model": wanted[provider][0]} if wanted.get(provider) else {}
+            try:
+                client = entry.chat_model(
+                    base_url=base_url, api_key="mock", streaming=True, callbacks=handlers, **model
+                )
+            except InvalidArgumentError as exc:  # it needs more than a URL (Azure: a deployment)
+                catalog.missing[provider] = str(exc)
+                continue
             catalog.sources[provider] = f"streamkit's mock server at {base_url} ({env or 'nothing'} not set)"
             is_mock = True
         else:

@@ -22,6 +22,7 @@ from ..errors import InvalidArgumentError
 if TYPE_CHECKING:
     from ..models import ChatModel, PromptModel
     from ..testing.wire import MockWire
+    from .base import Provider
     from .function import FunctionModel, FunctionProvider, StreamFunction, function_model
 
 __all__ = [
@@ -72,6 +73,19 @@ class ProviderEntry:
     def chat_model(self, **settings: Any) -> ChatModel:
         """A chat model of this provider (with its preset), made with ``settings``."""
         return self.chat_class()(**{**dict(self.preset), **settings})
+
+    def provider(self) -> Provider:
+        """The provider its chat class would use with just its preset: where it sends requests,
+        which environment variables it reads (for banners and help texts).
+
+        A class whose provider needs more settings than the preset (Azure's
+        deployment) gives its provider class's defaults instead.
+        """
+        cls = self.chat_class()
+        try:
+            return cls._new_provider(dict(self.preset))
+        except InvalidArgumentError:
+            return cls._provider_class()
 
     def mock_wires(self) -> list[MockWire]:
         """Its mock-server wires (imports its module)."""

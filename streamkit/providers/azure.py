@@ -57,7 +57,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
@@ -66,8 +66,8 @@ from pydantic import Field, SecretStr, field_serializer, field_validator
 from ..adapter import Opener
 from ..errors import APIError, InvalidArgumentError, redact_error
 from ..messages import BaseMessage
-from ..models import ChatModel
-from ..openai import _OpenAISettings
+from ..models import ChatModel, ChatModelSettings
+from ..openai import _OpenAICommonSettings, _OpenAISettings
 from ..testing.render import Answer, openai_events, openai_full, sse
 from ..testing.validate import check_openai_chat
 from ..testing.wire import MockWire
@@ -75,7 +75,7 @@ from ..transport import MIN_SECRET_LENGTH
 from .base import Provider
 from .openai import OpenAIChatProvider
 
-__all__ = ["MOCK", "AzureChatOpenAI", "AzureChatProvider", "AzureADTokenProvider"]
+__all__ = ["MOCK", "AzureADTokenProvider", "AzureChatOpenAI", "AzureChatOpenAISettings", "AzureChatProvider"]
 
 #: ``azure_ad_token_provider``: a callable returning a token, or an awaitable of one.
 AzureADTokenProvider = Callable[[], "str | Awaitable[str]"]
@@ -174,6 +174,19 @@ def _has_header(headers: Mapping[str, Any] | None, name: str) -> bool:
 _API_PATH = re.compile(r"/openai(/|$)", re.IGNORECASE)
 
 
+class AzureChatOpenAISettings(_OpenAICommonSettings, ChatModelSettings, total=False):
+    """``AzureChatOpenAI(...)``'s keyword arguments (``ChatModelSettings`` and these)."""
+
+    azure_endpoint: str | None
+    azure_deployment: str | None
+    deployment_name: str | None
+    api_version: str | None
+    azure_ad_token: SecretStr | str | None
+    azure_ad_token_provider: Callable[[], Any] | None
+    logprobs: bool | None
+    top_logprobs: int | None
+
+
 class AzureChatOpenAI(_OpenAISettings, ChatModel):
     """Azure OpenAI Chat Completions, streamed (LangChain's ``AzureChatOpenAI``).
 
@@ -231,6 +244,12 @@ class AzureChatOpenAI(_OpenAISettings, ChatModel):
     azure_ad_token_provider: Callable[[], Any] | None = Field(default=None, repr=False)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    #: Constructor arguments that are not fields: ``azure_endpoint`` is ``base_url``.
+    _init_aliases: ClassVar[frozenset[str]] = frozenset({"azure_endpoint"})
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[AzureChatOpenAISettings]) -> None: ...
 
     @classmethod
     def _new_provider(cls, data: dict[str, Any]) -> Provider:
