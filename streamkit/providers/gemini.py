@@ -76,6 +76,7 @@ from ..errors import (
     ProviderStreamError,
     error_from_payload,
     error_message,
+    status_error,
 )
 from ..events import (
     Citation,
@@ -158,14 +159,35 @@ def _gemini_error(payload: Any) -> APIError:
     """The typed error of a Google error object (or a list holding one).
 
     Classified by :func:`~streamkit.errors.error_from_payload` (its numeric
-    ``code`` is an HTTP status); ``error_type`` is Google's ``status``
-    (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``...).
+    ``code`` is an HTTP status); one with Google's ``status`` but no code
+    is classified by the status's HTTP code (:data:`_CODE_OF_STATUS`).
+    ``error_type`` is Google's ``status`` (``INVALID_ARGUMENT``,
+    ``RESOURCE_EXHAUSTED``...).
     """
     err = error_from_payload(payload)
     status = _status(payload)
-    if status and isinstance(err, (APIStatusError, ProviderStreamError)) and err.error_type is None:
+    if status is None:
+        return err
+    if isinstance(err, ProviderStreamError) and status in _CODE_OF_STATUS:
+        return status_error(_CODE_OF_STATUS[status], err.message, body=payload, error_type=status)
+    if isinstance(err, (APIStatusError, ProviderStreamError)) and err.error_type is None:
         err.error_type = status
     return err
+
+
+#: Google's RPC statuses and their HTTP codes (https://ai.google.dev/gemini-api/docs/troubleshooting).
+_CODE_OF_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
 
 
 def _status(body: Any) -> str | None:
