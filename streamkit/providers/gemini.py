@@ -45,7 +45,12 @@ Wire facts this module relies on, with their public sources:
   (python-genai ``types.BlockedReason``): see :meth:`GeminiMapper.map_object`.
 * Errors are ``{"error": {"code", "message", "status"}}`` (Google's RPC
   status; https://ai.google.dev/gemini-api/docs/troubleshooting), sometimes
-  wrapped in a JSON list; inside a stream as a ``data:`` event.
+  wrapped in a JSON list (quoted in continuedev/continue#8516); inside a
+  stream as a ``data:`` event (python-genai
+  ``tests/client/test_async_stream.py``). That SDK also reads an error
+  written as plain JSON lines without ``data:``; the shared SSE decoder
+  drops such lines mid-stream (a body made only of them is still read as
+  the error), so that case ends as an :class:`IncompleteStreamError`.
 
 Server-side tools (MCP servers, code execution, search grounding) produce
 parts the server ran itself: a ``functionCall`` answered by a
