@@ -90,7 +90,37 @@ async def test_stream_tokens_reach_callbacks_and_the_result() -> None:
     }
     serialized = recorder.started[0]
     assert serialized["model_provider"] == "google_genai"
-    assert serialized["invocation_params"] == {"model": "gemini-2.5-flash", "temperature": 0.2}
+    assert serialized["invocation_params"] == {
+        "model": "gemini-2.5-flash",
+        "temperature": 0.2,
+        "stream": True,
+    }
+
+
+async def test_invocation_params_read_the_settings_generation_config_nests() -> None:
+    recorder = Recorder()
+    async with MockServer() as server:
+        server.enqueue(MockResponse(text="ok"))
+        settings: dict[str, Any] = {"top_p": 0.5, "top_k": 4, "max_output_tokens": 30, "seed": 7}
+        async with chat(server, callbacks=[recorder], **settings) as model:
+            await model("hi", stop=["END"])
+        body = server.requests[-1].json
+    assert body["generationConfig"] == {
+        "topP": 0.5,
+        "topK": 4,
+        "maxOutputTokens": 30,
+        "stopSequences": ["END"],
+        "seed": 7,
+    }
+    assert recorder.started[0]["invocation_params"] == {
+        "model": "gemini-2.5-flash",
+        "max_tokens": 30,
+        "top_p": 0.5,
+        "top_k": 4,
+        "stop": ["END"],
+        "seed": 7,
+        "stream": False,
+    }
 
 
 async def test_generate_without_streaming_uses_generate_content() -> None:
@@ -451,6 +481,8 @@ async def test_the_mock_rejects_what_the_api_rejects() -> None:
 
 
 class Movie(BaseModel):
+    """A film."""
+
     title: str
     year: int
 
@@ -458,12 +490,65 @@ class Movie(BaseModel):
 async def test_structured_output_sends_a_response_json_schema() -> None:
     async with MockServer() as server:
         server.enqueue(MockResponse(text='{"title": "Alien", "year": 1979}'))
-        async with chat(server) as model:
-            movie = await model.with_structured_output(Movie)("A film from 1979?")
-        config = server.requests[-1].json["generationConfig"]
+        server.enqueue(MockResponse(text='{"title": "Alien", "year": 1979}'))
+        async with chat(server, temperature=0.1, include_thoughts=True) as model:
+            structured = model.with_structured_output(Movie)
+            assert structured.method == "json_schema"
+            movie = await structured("A film from 1979?")
+            streamed = [
+                value async for value in model.with_structured_output(Movie, strict=True).stream("Again")
+            ]
+        bodies = [request.json for request in server.requests]
     assert movie == Movie(title="Alien", year=1979)
-    assert config["responseMimeType"] == "application/json"
-    assert set(config["responseJsonSchema"]["properties"]) == {"title", "year"}
+    assert streamed[-1] == movie
+    for body in bodies:
+        # merged into the generationConfig the settings made, which keeps its fields
+        assert body["generationConfig"] == {
+            "temperature": 0.1,
+            "thinkingConfig": {"includeThoughts": True},
+            "responseMimeType": "application/json",
+            "responseJsonSchema": {"title": "Movie", "description": "A film.", **Movie.model_json_schema()},
+        }
+        assert set(body) == {"contents", "generationConfig"}  # no OpenAI response_format, no tools
+
+
+async def test_structured_output_as_a_forced_function_call() -> None:
+    async with MockServer() as server:
+        server.enqueue(MockResponse(tool_calls=[{"name": "Movie", "args": {"title": "Alien", "year": 1979}}]))
+        async with chat(server) as model:
+            movie = await model.with_structured_output(Movie, method="tool")("A film from 1979?")
+        body = server.requests[-1].json
+    assert movie == Movie(title="Alien", year=1979)
+    assert "generationConfig" not in body
+    [declaration] = body["tools"][0]["functionDeclarations"]
+    assert declaration["name"] == "Movie"
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["Movie"]}}
+
+
+def test_output_format_is_generation_config() -> None:
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    named = {"title": "X", "description": "an x", **schema}
+    for strict in (None, True, False):
+        assert GeminiProvider().output_format("X", "an x", schema, strict) == {
+            "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": named}
+        }
+    # an empty description is not sent; the schema's own title wins; a $ref allows no siblings
+    assert GeminiProvider().output_format("X", "", schema, None)["generationConfig"][
+        "responseJsonSchema"
+    ] == {
+        "title": "X",
+        **schema,
+    }
+    titled = {"title": "Mine", **schema}
+    assert (
+        GeminiProvider().output_format("X", "", titled, None)["generationConfig"]["responseJsonSchema"]
+        == titled
+    )
+    ref = {"$ref": "#/$defs/A", "$defs": {"A": schema}}
+    assert (
+        GeminiProvider().output_format("A", "an a", ref, None)["generationConfig"]["responseJsonSchema"]
+        == ref
+    )
 
 
 def test_endpoint() -> None:

@@ -855,24 +855,6 @@ _TOP_LEVEL = {"safety_settings": "safetySettings", "cached_content": "cachedCont
 _FOREIGN_TOOL_FIELDS = frozenset({"strict", "cache_control", "type"})
 
 
-def _response_format(value: Any) -> dict[str, Any]:
-    """OpenAI's ``response_format`` (what ``with_structured_output`` sends) as ``generationConfig`` fields."""
-    kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "text":
-        return {}
-    if kind == "json_object":
-        return {"responseMimeType": "application/json"}
-    if kind == "json_schema":
-        spec = value.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        if isinstance(schema, dict):
-            return {"responseMimeType": "application/json", "responseJsonSchema": schema}
-    raise InvalidArgumentError(
-        "invalid argument: response_format: expected {'type': 'json_schema', 'json_schema': "
-        "{'schema': {...}}}, {'type': 'json_object'} or {'type': 'text'}"
-    )
-
-
 def _safety_settings(value: Any) -> Any:
     """LangChain's ``{category: threshold}`` form, or the API's list of ``{category, threshold}``."""
     if isinstance(value, dict):
@@ -935,9 +917,8 @@ class GeminiProvider(Provider):
 
         Sampling parameters go in ``generationConfig`` (:data:`_GENERATION`),
         thinking settings in its ``thinkingConfig``; a ``generationConfig``
-        given as a body field is merged over them; ``response_format``
-        (OpenAI's, as ``with_structured_output`` sends it) becomes
-        ``responseMimeType``/``responseJsonSchema``. Any other parameter
+        given as a body field is merged over them (structured output's
+        fields come from :meth:`output_format`). Any other parameter
         (``model_kwargs``, body fields) is a top-level field, as given. The
         model is not in the body (it is in the path).
         """
@@ -953,8 +934,6 @@ class GeminiProvider(Provider):
             thinking["thinkingLevel"] = str(thinking["thinkingLevel"]).upper()
         if thinking:
             generation["thinkingConfig"] = thinking
-        if "response_format" in rest:
-            generation.update(_response_format(rest.pop("response_format")))
         given = rest.pop("generationConfig", None)
         if isinstance(given, dict):
             merged_thinking = {**generation.get("thinkingConfig", {}), **(given.get("thinkingConfig") or {})}
@@ -973,6 +952,31 @@ class GeminiProvider(Provider):
             body["generationConfig"] = generation
         body.update(rest)
         return body
+
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """``generationConfig`` with ``responseMimeType: "application/json"`` and ``responseJsonSchema``.
+
+        ``responseJsonSchema`` takes a full JSON schema, as pydantic writes
+        it (``responseSchema`` takes only Google's OpenAPI subset); the
+        request's other ``generationConfig`` fields stay (the fields are
+        merged key by key). Gemini has no strict flag: the schema is always
+        enforced, so ``strict`` changes nothing. The name and description
+        have no field of their own: they go in the root schema's ``title``
+        and ``description`` (both supported keywords) unless it has them,
+        or has a ``$ref`` (which allows no sibling keywords). Sources:
+        https://ai.google.dev/gemini-api/docs/structured-output, the
+        ``GenerationConfig.responseJsonSchema`` reference
+        (https://ai.google.dev/api/generate-content#generationconfig: the
+        keywords supported, ``responseMimeType`` required with it) and
+        python-genai ``_GenerateContentConfig_to_mldev``
+        (``response_json_schema`` -> ``responseJsonSchema``).
+        """
+        if "$ref" not in schema:
+            named = {"title": name, "description": description}
+            schema = {**{k: v for k, v in named.items() if v and k not in schema}, **schema}
+        return {"generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": schema}}
 
     @staticmethod
     def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
@@ -1067,7 +1071,10 @@ class ChatGoogleGenerativeAI(ChatModel):
       {}}``, MCP servers) go in ``model_kwargs={"tools": [...]}``, sent
       beside the bound functions.
     * ``with_structured_output()``: ``method="json_schema"`` (the default)
-      sends ``responseJsonSchema``.
+      sends ``responseMimeType: "application/json"`` and the schema as
+      ``responseJsonSchema`` in ``generationConfig``
+      (:meth:`GeminiProvider.output_format`); ``method="tool"`` forces a
+      function call instead.
     """
 
     _provider_class = GeminiProvider
@@ -1087,16 +1094,9 @@ class ChatGoogleGenerativeAI(ChatModel):
         "cached_content",
     }
     # GenerateContentRequest fields accepted per call as given (python-genai
-    # ``_GenerateContentConfig_to_mldev``), and OpenAI's response_format.
+    # ``_GenerateContentConfig_to_mldev``).
     _body_fields = frozenset(
-        {
-            "generationConfig",
-            "safetySettings",
-            "toolConfig",
-            "cachedContent",
-            "serviceTier",
-            "response_format",
-        }
+        {"generationConfig", "safetySettings", "toolConfig", "cachedContent", "serviceTier"}
     )
     _json_fields = ("safety_settings", "response_schema")
 
@@ -1160,27 +1160,6 @@ class ChatGoogleGenerativeAI(ChatModel):
         if "tools" in wire and isinstance(native, list):
             wire["tools"] = [*native, *wire["tools"]]
         return wire
-
-    def _serialized(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``on_llm_start``'s ``serialized``, with the sampling parameters read from ``generationConfig``."""
-        serialized = super()._serialized(body)
-        if body is not None:
-            params = serialized.setdefault("invocation_params", {})
-            params["model"] = self.model
-            generation = body.get("generationConfig")
-            if isinstance(generation, dict):
-                for wire, name in (
-                    ("temperature", "temperature"),
-                    ("topP", "top_p"),
-                    ("topK", "top_k"),
-                    ("maxOutputTokens", "max_tokens"),
-                    ("stopSequences", "stop"),
-                    ("candidateCount", "n"),
-                    ("seed", "seed"),
-                ):
-                    if generation.get(wire) is not None:
-                        params[name] = generation[wire]
-        return serialized
 
 
 # -- the mock server's Gemini ------------------------------------------------------
