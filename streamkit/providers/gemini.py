@@ -66,10 +66,10 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from ..content import Part, parse_part, where_type
 from ..errors import (
@@ -97,14 +97,21 @@ from ..events import (
     Usage,
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from ..models import ChatModel
+from ..models import ChatModel, ChatModelSettings
 from ..sse import ServerSentEvent
 from ..testing.render import Answer
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
 
-__all__ = ["MOCK", "ChatGoogleGenerativeAI", "GeminiMapper", "GeminiProvider", "contents_to_wire"]
+__all__ = [
+    "MOCK",
+    "ChatGoogleGenerativeAI",
+    "ChatGoogleGenerativeAISettings",
+    "GeminiMapper",
+    "GeminiProvider",
+    "contents_to_wire",
+]
 
 #: LangChain's ``response_metadata["model_provider"]`` for ChatGoogleGenerativeAI
 #: (langchain-ai/langchain-google, ``libs/genai/langchain_google_genai/chat_models.py``).
@@ -1044,6 +1051,32 @@ class GeminiProvider(Provider):
 # -- the model class ---------------------------------------------------------------
 
 
+class ChatGoogleGenerativeAISettings(ChatModelSettings, total=False):
+    """``ChatGoogleGenerativeAI(...)``'s keyword arguments.
+
+    :class:`~streamkit.models.ChatModelSettings` and these; ``google_api_key``
+    and ``max_output_tokens`` are langchain-google-genai's names for
+    ``api_key`` and ``max_tokens``.
+    """
+
+    google_api_key: SecretStr | str | None
+    max_output_tokens: int | None
+    top_k: int | None
+    n: int
+    thinking_budget: int | None
+    include_thoughts: bool | None
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None
+    safety_settings: list[dict[str, Any]] | dict[str, str] | None
+    response_mime_type: str | None
+    response_schema: dict[str, Any] | None
+    response_modalities: list[str] | None
+    seed: int | None
+    presence_penalty: float | None
+    frequency_penalty: float | None
+    cached_content: str | None
+    api_version: str
+
+
 class ChatGoogleGenerativeAI(ChatModel):
     """Gemini through Google's own API (``generateContent``), streaming or not.
 
@@ -1101,6 +1134,10 @@ class ChatGoogleGenerativeAI(ChatModel):
     _json_fields = ("safety_settings", "response_schema")
 
     model: str = Field(default="gemini-2.5-flash", alias="model_name", min_length=1)
+    #: Also ``google_api_key`` (langchain-google-genai's name).
+    api_key: SecretStr | str | None = Field(default=None, alias="google_api_key")
+    #: ``maxOutputTokens``; also ``max_output_tokens`` (langchain-google-genai's name).
+    max_tokens: int | None = Field(default=None, gt=0, alias="max_output_tokens")
     top_k: int | None = Field(default=None, gt=0)
     #: ``candidateCount``: answers per request.
     n: int = Field(default=1, ge=1)
@@ -1118,6 +1155,10 @@ class ChatGoogleGenerativeAI(ChatModel):
     #: A cached content's name (``cachedContents/...``).
     cached_content: str | None = None
     api_version: str = Field(default="v1beta", pattern=r"^v\d+(?:alpha|beta)?\d*$")
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatGoogleGenerativeAISettings]) -> None: ...
 
     @classmethod
     def _new_provider(cls, data: dict[str, Any]) -> Provider:
