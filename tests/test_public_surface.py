@@ -192,6 +192,14 @@ PUBLIC: dict[str, list[str]] = {
         "messages_to_wire",
         "ollama_host",
     ],
+    "streamkit.providers.gemini": [
+        "ChatGoogleGenerativeAI",
+        "ChatGoogleGenerativeAISettings",
+        "GeminiMapper",
+        "GeminiProvider",
+        "MOCK",
+        "contents_to_wire",
+    ],
     "streamkit.providers.function": [
         "FunctionModel",
         "FunctionModelSettings",
