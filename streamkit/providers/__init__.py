@@ -125,4 +125,5 @@ def __getattr__(name: str) -> Any:
 # fmt: off
 register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI Chat Completions"))  # noqa: E501
 register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic Messages"))  # noqa: E501
+register(ProviderEntry("openai-responses", "streamkit.providers.openai_responses", "ChatOpenAIResponses", None, ("streamkit.providers.openai_responses:MOCK",), "OpenAI Responses"))  # noqa: E501
 # fmt: on
