@@ -85,6 +85,7 @@ from pydantic import Field
 
 from ..content import Part, parse_part, where_type
 from ..errors import (
+    ERROR_TYPE_STATUS,
     APIError,
     APIStatusError,
     IncompleteStreamError,
@@ -207,21 +208,25 @@ def stream_error(payload: Any) -> APIError:
 
     The documented event is ``{"type": "error", "code", "message", "param"}``;
     recorded ones nest ``{"error": {"type", "code", "message"}}``; a
-    ``response.failed`` response has ``"error": {"code", "message"}``. The
-    code is the error's kind (``rate_limit_exceeded`` is a
-    :class:`~streamkit.errors.RateLimitError`, ``server_error`` a retryable
-    :class:`~streamkit.errors.ProviderStreamError`), classified by
-    :func:`~streamkit.errors.error_from_payload`; ``body`` keeps the payload
-    as it came.
+    ``response.failed`` response has ``"error": {"code", "message"}``; an
+    HTTP error body is ``{"error": {"message", "type", "param", "code"}}``.
+    The error's kind is its ``type`` or ``code``, whichever
+    :func:`~streamkit.errors.error_from_payload` classifies
+    (``rate_limit_exceeded`` is a :class:`~streamkit.errors.RateLimitError`,
+    ``server_error`` a retryable :class:`~streamkit.errors.ProviderStreamError`,
+    an unknown one such as ``insufficient_quota`` a
+    :class:`~streamkit.errors.ProviderStreamError` with that ``error_type``);
+    ``body`` keeps the payload as it came.
     """
     if payload.__class__ is not dict:
         return error_from_payload(payload)
     inner = payload.get("error")
     source = inner if inner.__class__ is dict else payload
     code = source.get("code")
-    kind = source.get("type")
-    if not isinstance(kind, str) or kind in ("", "error"):
-        kind = code if isinstance(code, str) else None
+    # OpenAI's ``type`` is broad (``invalid_request_error``, ``requests``), its ``code``
+    # precise (``rate_limit_exceeded``): the first the classifier knows wins, else the type.
+    kinds = [k for k in (source.get("type"), code) if isinstance(k, str) and k not in ("", "error")]
+    kind = next((k for k in kinds if k in ERROR_TYPE_STATUS), kinds[0] if kinds else None)
     normalized = {
         "error": {"message": source.get("message"), "type": kind, "code": code, "param": source.get("param")}
     }
