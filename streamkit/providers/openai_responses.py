@@ -9,9 +9,9 @@ instance in shared code; (2) the two APIs take different settings
 (Responses: ``reasoning``, ``store``, ``include``, ``previous_response_id``,
 ``instructions``, ``text``; Chat Completions: ``n``, ``logprobs``,
 ``stream_usage``), and one class with both would accept settings that the
-API it talks to rejects; (3) the registry, the CLI's ``--provider`` and the
-mock server route by class and name, so ``openai-responses`` is a provider
-you can pick like any other.
+API it talks to rejects; (3) the registry lists providers by name and chat
+class (the mock server routes from it), so ``openai-responses`` is a provider
+like any other, not a mode of another one.
 
 Wire facts used here (the API reference for streaming events,
 https://platform.openai.com/docs/api-reference/responses-streaming, and the
