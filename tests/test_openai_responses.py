@@ -693,6 +693,13 @@ def test_content_the_deltas_did_not_bring_comes_from_the_done_item() -> None:
     )
     assert error is None
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello world"
+    # Deltas that name no item after one was announced: that item's.
+    added = {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}}
+    events, error, _ = mapped(
+        frames(added, {"type": "response.output_text.delta", "delta": "Hello world"}, completed([item]))
+    )
+    assert error is None
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello world"
 
 
 def test_summary_parts_are_paragraphs_and_calls_are_known_by_item() -> None:

@@ -252,6 +252,7 @@ class ResponsesMapper(StreamMapper):
         "_by_index",
         "_called",
         "_fragments",
+        "_last",
         "_refused",
         "_started",
         "_think_at",
@@ -261,7 +262,8 @@ class ResponsesMapper(StreamMapper):
         super().__init__()
         self._by_index: dict[int, _Item] = {}
         self._by_id: dict[str, _Item] = {}
-        self._anon: _Item | None = None  # deltas that named no item
+        self._anon: _Item | None = None  # deltas that named no item, before any item was announced
+        self._last: _Item | None = None  # the item announced last (what deltas naming none belong to)
         self._fragments: list[list[str]] = []  # each call's argument fragments
         self._started = False
         self._refused = False
@@ -370,6 +372,8 @@ class ResponsesMapper(StreamMapper):
                     self._by_index[index] = item
                 return item
         if index is None and item_id is None:
+            if self._last is not None and not self._last.done:
+                return self._last
             if self._anon is None:
                 self._anon = _Item(None)
             return self._anon
@@ -401,7 +405,7 @@ class ResponsesMapper(StreamMapper):
         return found
 
     def _item_added(self, index: int, item: dict[str, Any], out: list[Event]) -> None:
-        state = self._find(index, item)
+        state = self._last = self._find(index, item)
         if state.kind == "function_call" and state.call is None:
             call_id = optional_str(item.get("call_id"), "item.call_id") or None
             name = optional_str(item.get("name"), "item.name") or ""
