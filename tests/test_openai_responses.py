@@ -770,3 +770,23 @@ def test_wrong_types_are_protocol_errors(payload: Any) -> None:
     body = f"data: {json.dumps(payload)}\n\n".encode()
     _, error, _ = mapped(frames(CREATED) + body)
     assert isinstance(error, ProtocolError) and not isinstance(error, IncompleteStreamError)
+
+
+def test_item_events_without_output_index_are_known_by_id() -> None:
+    """Compatible servers may leave ``output_index`` out: items are then told apart by ``id``."""
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Think."}]}
+    message = {"id": "msg_1", "type": "message", "role": "assistant",
+               "content": [{"type": "output_text", "text": "Answer.", "annotations": []}]}  # fmt: skip
+    events, error, _ = mapped(
+        frames(
+            CREATED,
+            {"type": "response.output_item.done", "item": reasoning},
+            {"type": "response.output_text.delta", "item_id": "msg_1", "delta": "Ans"},
+            {"type": "response.output_item.done", "item": message},
+            completed([reasoning, message]),
+        )
+    )
+    assert error is None
+    assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == "Think."
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Ans", "wer."]
+    assert [e.kind for e in events if isinstance(e, ContentBlock)] == ["reasoning", "message"]

@@ -189,6 +189,11 @@ def _index(obj: dict[str, Any], key: str) -> int:
     return int(value)
 
 
+def _position(obj: dict[str, Any]) -> int | None:
+    """An item event's ``output_index``, or None when the server left it out."""
+    return None if obj.get("output_index") is None else _index(obj, "output_index")
+
+
 def _object(value: Any, where: str) -> dict[str, Any]:
     if value.__class__ is not dict:
         raise bad_value(where, "an object", value)
@@ -321,9 +326,9 @@ class ResponsesMapper(StreamMapper):
                 assert item.call is not None
                 self._fragment(item.call, delta, out)
         elif kind == "response.output_item.added":
-            self._item_added(_index(obj, "output_index"), _object(obj.get("item"), "item"), out)
+            self._item_added(_position(obj), _object(obj.get("item"), "item"), out)
         elif kind == "response.output_item.done":
-            self._item_done(_index(obj, "output_index"), _object(obj.get("item"), "item"), out)
+            self._item_done(_position(obj), _object(obj.get("item"), "item"), out)
         elif kind == "response.output_text.annotation.added":
             item = self._item(obj)
             part = _index(obj, "content_index")
@@ -384,13 +389,13 @@ class ResponsesMapper(StreamMapper):
             self._by_id[item_id] = item
         return item
 
-    def _find(self, index: int, item: dict[str, Any]) -> _Item:
-        """The state of the item at ``index`` (made if it was never seen)."""
+    def _find(self, index: int | None, item: dict[str, Any]) -> _Item:
+        """The state of the item at ``index`` (by its id when the event gave no index; made if never seen)."""
         kind = item.get("type")
         if kind.__class__ is not str:
             raise bad_value("item.type", "a string", kind)
         item_id = item.get("id")
-        found = self._by_index.get(index)
+        found = self._by_index.get(index) if index is not None else None
         if found is None and isinstance(item_id, str):
             found = self._by_id.get(item_id)
         anon = self._anon
@@ -398,13 +403,14 @@ class ResponsesMapper(StreamMapper):
             found, self._anon = anon, None  # the deltas that named no item were this one's
         if found is None:
             found = _Item(None)
-        self._by_index[index] = found
+        if index is not None:
+            self._by_index[index] = found
         if isinstance(item_id, str) and item_id:
             self._by_id[item_id] = found
         found.kind = kind
         return found
 
-    def _item_added(self, index: int, item: dict[str, Any], out: list[Event]) -> None:
+    def _item_added(self, index: int | None, item: dict[str, Any], out: list[Event]) -> None:
         state = self._last = self._find(index, item)
         if state.kind == "function_call" and state.call is None:
             call_id = optional_str(item.get("call_id"), "item.call_id") or None
@@ -416,7 +422,7 @@ class ResponsesMapper(StreamMapper):
                 self._fragment(state.call, arguments, out)
         # Other items' content arrives as deltas, and whole at their done event.
 
-    def _item_done(self, index: int, item: dict[str, Any], out: list[Event]) -> None:
+    def _item_done(self, index: int | None, item: dict[str, Any], out: list[Event]) -> None:
         state = self._find(index, item)
         if state.done:
             return  # the final response repeats items already done
