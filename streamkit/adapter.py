@@ -612,6 +612,18 @@ class ResponseStream:
         self._claim(_EVENTS)
         return _EventIterator(self)
 
+    def choice_tokens(self) -> AsyncIterator[tuple[int, str]]:
+        """Iterate ``(index, token)`` pairs: each token with its choice's ``index``.
+
+        For ``n > 1``, whose choices' tokens arrive interleaved, in wire
+        order: ``async for index, token in stream.choice_tokens():
+        texts[index] += token``. With one choice, ``index`` is always 0. The
+        tokens are exactly those ``async for token in stream`` yields (and
+        handlers get); a stream is read one way, so this instead of that.
+        """
+        self._claim(_EVENTS)
+        return _ChoiceTokenIterator(self)
+
     async def collect(self) -> LLMResult:
         """Read the stream to its end and return the final result.
 
@@ -1017,3 +1029,22 @@ class _EventIterator:
 
     def __anext__(self) -> Awaitable[Event]:
         return self._stream.__anext__()  # type: ignore[return-value]
+
+
+class _ChoiceTokenIterator:
+    """``stream.choice_tokens()``: the events mode's text deltas, as ``(index, text)``."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ResponseStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _ChoiceTokenIterator:
+        return self
+
+    async def __anext__(self) -> tuple[int, str]:
+        stream = self._stream
+        while True:
+            event: Any = await stream.__anext__()  # in events mode, an Event
+            if event.__class__ is TextDelta:
+                return event.index, event.text

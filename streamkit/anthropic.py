@@ -11,15 +11,27 @@ Thinking (``thinking={"type": "enabled", "budget_tokens": N}``) streams as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import Field
 
 from .messages import BaseMessage, HumanMessage
-from .models import ChatModel, PromptModel, StreamingModel
+from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
 from .providers.anthropic import AnthropicProvider
 
-__all__ = ["Anthropic", "ChatAnthropic"]
+__all__ = ["Anthropic", "AnthropicSettings", "ChatAnthropic", "ChatAnthropicSettings"]
+
+
+class AnthropicSettings(ModelSettings, total=False):
+    """``Anthropic(...)``'s keyword arguments (:class:`~streamkit.models.ModelSettings` and these)."""
+
+    top_k: int | None
+    thinking: dict[str, Any] | None
+
+
+class ChatAnthropicSettings(AnthropicSettings, ChatModelSettings, total=False):
+    """``ChatAnthropic(...)``'s keyword arguments: :class:`AnthropicSettings` and the tools."""
+
 
 _DEFAULT_MODEL = "claude-sonnet-4-5"
 
@@ -52,6 +64,10 @@ class _AnthropicSettings(StreamingModel):
 class Anthropic(_AnthropicSettings, PromptModel):
     """A prompt string in, text out: the prompt becomes one user message."""
 
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[AnthropicSettings]) -> None: ...
+
     def _body(self, request: Any, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         messages: Sequence[BaseMessage] = [HumanMessage(content=request)]
         return self._provider.build(messages, params, stream)
@@ -61,3 +77,7 @@ class ChatAnthropic(_AnthropicSettings, ChatModel):
     """Message lists in, ``AIMessage`` out (tools, thinking, citations)."""
 
     _call_options = _AnthropicSettings._call_options | ChatModel._call_options
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatAnthropicSettings]) -> None: ...

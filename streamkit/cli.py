@@ -44,11 +44,14 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from . import providers
 from .anthropic import Anthropic, ChatAnthropic
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
+from .callbacks.base import AnyHandler
 from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
 from .messages import HumanMessage, SystemMessage
 from .openai import ChatOpenAI, OpenAI
+from .providers.base import Provider
 from .results import BatchProgress, LLMResult
 
 __all__ = ["main"]
@@ -64,37 +67,39 @@ _DESCRIPTION = (
 
 @dataclass(frozen=True)
 class _Provider:
-    """What the command needs to know about one API family (public facts of each API)."""
+    """What the command needs to know about one registered provider (its module's public facts)."""
 
     name: str
     title: str
+    #: The key's environment variable ("" for a provider that needs no key, such as Ollama).
     key_env: str
     url_env: str
     official: str
-    #: Appended to the base URL by the chat model: OpenAI's base URL includes
-    #: /v1 (https://platform.openai.com/docs/api-reference/chat/create), Anthropic's
-    #: does not (https://docs.anthropic.com/en/api/messages).
-    chat_path: str
+    entry: providers.ProviderEntry
+    wire: Provider
+
+    def path(self, model: str) -> str:
+        """The endpoint appended to the base URL (the provider builds it: Gemini puts the model in it)."""
+        return self.wire.endpoint({"model": model}, True)
 
 
-_PROVIDERS = {
-    "openai": _Provider(
-        "openai",
-        "OpenAI",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "https://api.openai.com/v1",
-        "/chat/completions",
-    ),
-    "anthropic": _Provider(
-        "anthropic",
-        "Anthropic",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "https://api.anthropic.com",
-        "/v1/messages",
-    ),
-}
+def _provider(name: str) -> _Provider:
+    """The registered provider ``name`` (``streamkit.providers``), with its preset applied."""
+    entry = providers.get(name)
+    wire = entry.chat_class()._new_provider(dict(entry.preset))
+    return _Provider(
+        name,
+        entry.title or name,
+        wire.api_key_env or "",
+        wire.base_url_env or "",
+        wire.default_base_url,
+        entry,
+        wire,
+    )
+
+
+#: The providers ``streamkit demo`` tours.
+_PROVIDERS = {name: _provider(name) for name in ("openai", "anthropic")}
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ class _Target:
 
     @property
     def url(self) -> str:
-        return self.base_url.rstrip("/") + self.provider.chat_path
+        return self.base_url.rstrip("/") + self.provider.path(self.model)
 
 
 def _env(name: str) -> str | None:
@@ -290,7 +295,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print(f"{provider.title}: {where}" + (f" ({why})." if why else "."))
         if server is not None:
             print("The mock server speaks each provider's format over real HTTP on this machine.")
-        callbacks = [StreamingStdOutCallbackHandler(), stats]
+        callbacks: list[AnyHandler] = [StreamingStdOutCallbackHandler(), stats]
         openai_opts, anthropic_opts = options["openai"], options["anthropic"]
 
         llm = OpenAI(streaming=True, callbacks=callbacks, temperature=0, **openai_opts)
@@ -346,12 +351,13 @@ class _NoKey(Exception):
 
 
 def _default_model(provider: str) -> str:
-    model_class = ChatAnthropic if provider == "anthropic" else ChatOpenAI
-    return str(model_class.model_fields["model"].default)
+    entry = providers.get(provider)
+    preset = dict(entry.preset)
+    return str(preset.get("model") or entry.chat_class().model_fields["model"].default)
 
 
 def _chat_target(args: argparse.Namespace) -> _Target:
-    provider = _PROVIDERS[args.provider]
+    provider = _provider(args.provider)
     if args.base_url:
         base_url, source = args.base_url, "--base-url"
     elif _env(provider.url_env):
@@ -360,7 +366,7 @@ def _chat_target(args: argparse.Namespace) -> _Target:
         base_url, source = provider.official, "default"
     target = _Target(provider, base_url, source, args.model or _default_model(provider.name))
     official = urlsplit(provider.official).hostname
-    if not _env(provider.key_env) and urlsplit(base_url).hostname == official:
+    if provider.key_env and not _env(provider.key_env) and urlsplit(base_url).hostname == official:
         raise _NoKey(
             f"no API key for {provider.title}: set the {provider.key_env} environment variable "
             f"(export {provider.key_env}=...), or use --base-url to reach a server that needs no key.\n"
@@ -377,11 +383,10 @@ async def _chat(args: argparse.Namespace, target: _Target, out: _Terminal) -> in
     options: dict[str, Any] = {"temperature": args.temperature, "model": target.model}
     if args.base_url:
         options["base_url"] = args.base_url
-    model_class = ChatAnthropic if target.provider.name == "anthropic" else ChatOpenAI
     started = time.perf_counter()
     first: float | None = None
     pieces = 0
-    async with model_class(**options) as chat:
+    async with target.provider.entry.chat_model(**options) as chat:
         async with chat.stream(messages) as stream:
             async for token in stream:
                 if first is None:
@@ -445,14 +450,13 @@ async def _batch(args: argparse.Namespace, target: _Target) -> int:
     options: dict[str, Any] = {"temperature": args.temperature, "model": target.model}
     if args.base_url:
         options["base_url"] = args.base_url
-    model_class = ChatAnthropic if target.provider.name == "anthropic" else ChatOpenAI
     conversations = [
         [*([SystemMessage(content=args.system)] if args.system else []), HumanMessage(content=prompt)]
         for prompt in prompts
     ]
     progress = _Progress(len(prompts))
     try:
-        async with model_class(**options) as chat:
+        async with target.provider.entry.chat_model(**options) as chat:
             result = await chat.generate(
                 conversations, return_exceptions=True, on_progress=progress, max_concurrency=args.concurrency
             )
@@ -502,16 +506,22 @@ async def _mock(args: argparse.Namespace) -> int:
         return MockResponse(text=args.reply, delay=args.delay, chunk_size=args.chunk_size)
 
     server.responder = respond
+    exports, routes = [], []
+    for entry in providers.entries():
+        if entry.preset or not entry.mocks:
+            continue  # a preset speaks another provider's wire
+        env = entry.chat_class()._new_provider({}).base_url_env
+        if env:
+            exports.append(f"  export {env}={server.base_url_for(entry.name)}")
+        routes += [route for wire in entry.mock_wires() for route in wire.routes]
     print(
         f"streamkit mock server on {server.url} (Ctrl-C to stop)\n"
         "\n"
-        "Point any OpenAI- or Anthropic-style client at it, in any language:\n"
-        "\n"
-        f"  export OPENAI_BASE_URL={server.openai_base_url}\n"
-        f"  export ANTHROPIC_BASE_URL={server.anthropic_base_url}\n"
+        "Point any client of these APIs at it, in any language:\n"
+        "\n" + "\n".join(exports) + "\n"
         "\n"
         "Any API key is accepted (official SDKs insist on having one: OPENAI_API_KEY=mock works).\n"
-        "It answers POST /v1/chat/completions, /v1/completions and /v1/messages, streamed or not.",
+        f"It answers POST {', '.join(routes)}, streamed or not.",
         flush=True,
     )
     stop = asyncio.Event()
@@ -656,11 +666,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument(
         "--provider",
-        choices=("openai", "anthropic"),
+        choices=providers.names(),
         default="openai",
+        metavar="NAME",
         help=(
-            "the API style the server speaks: openai (Chat Completions; also vLLM, Ollama, LM Studio, "
-            "llama.cpp) or anthropic (Messages). Default: openai"
+            "the API the server speaks: "
+            + "; ".join(f"{e.name} ({e.title})" if e.title else e.name for e in providers.entries())
+            + ". Default: openai (Chat Completions; also vLLM, Ollama's /v1, LM Studio, llama.cpp)"
         ),
     )
     chat.add_argument(
@@ -752,7 +764,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``streamkit`` console script; returns the exit status."""
+    """Entry point of the ``streamkit`` console script; returns the exit status.
+
+    ``argv``: the arguments (default ``sys.argv[1:]``). Returns 0 on
+    success (and for ``mock`` stopped by Ctrl-C), 1 on an API or
+    connection error (the error is printed, not a traceback), 2 on a usage
+    error (no API key, a bad option: argparse exits with 2 itself for
+    those it finds), 130 after Ctrl-C and 141 when standard output was
+    closed early, as the module docstring says.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "mock" and not 0 <= args.port <= 65535:

@@ -423,7 +423,12 @@ def openai_parts(parts: list[Part], role: str) -> list[dict[str, Any]]:
     """Chat Completions content parts for a ``role`` message.
 
     ``system``/``tool`` messages take text parts only, ``user`` messages
-    text, image, document and audio parts. ``cache_control`` is dropped.
+    text, image, document and audio parts (OpenAI's chat request schema,
+    https://platform.openai.com/docs/api-reference/chat/create).
+    ``cache_control`` is dropped. Returns the ``content`` list as sent; a
+    part OpenAI cannot take there (an image file id, a document URL, a
+    native Anthropic block, any non-text part in a system or tool message)
+    raises :class:`InvalidArgumentError` naming it.
     """
     out: list[dict[str, Any]] = []
     for part in parts:
@@ -492,7 +497,12 @@ def anthropic_blocks(parts: list[Part], role: str) -> list[dict[str, Any]]:
     """Messages API content blocks for a ``role`` (``user``, ``system``, ``tool``) message.
 
     ``system`` takes text blocks only; a ``tool`` result text, image,
-    document and search_result blocks. ``cache_control`` is kept.
+    document and search_result blocks (https://docs.anthropic.com/en/api/messages).
+    ``cache_control`` is kept. Returns the blocks as sent; a part
+    Anthropic cannot take there (audio, an image type other than JPEG,
+    PNG, GIF or WebP, an empty text block, a non-text part in
+    ``system``) raises
+    :class:`InvalidArgumentError` naming it.
     """
     out: list[dict[str, Any]] = []
     for part in parts:

@@ -42,11 +42,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import APITimeoutError, InvalidArgumentError
 
-__all__ = ["Clock", "Deadline", "Timeouts", "as_timeouts", "current_clock", "use_clock"]
+__all__ = ["Clock", "Timeouts", "current_clock", "use_clock"]
 
 
 class Timeouts(BaseModel):
-    """The four deadlines, in seconds (``None``: no limit)."""
+    """The four deadlines, in seconds (``None``: no limit); see the module docstring for the phases.
+
+    ``connect`` (default 10 s), ``first_token`` (default none), ``idle``
+    (default 600 s) and ``total`` (default none) are ``float`` seconds
+    > 0; ``keepalive_is_progress`` (default False) lets keep-alive comments
+    and pings count as progress for ``idle``. Immutable. Give it as a
+    model's ``timeout=`` or per call; a plain number ``t`` there means
+    ``Timeouts(connect=t, idle=t)``. A value that is not ``None`` or a
+    finite number > 0 (a numeric string included), or an unknown field,
+    raises
+    :class:`~streamkit.errors.InvalidArgumentError` naming it. A deadline
+    that passes raises :class:`~streamkit.errors.APITimeoutError` with its
+    ``phase``.
+    """
 
     # NaN and infinities are refused (None means "no limit").
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
@@ -68,7 +81,7 @@ class Timeouts(BaseModel):
 
     @classmethod
     def none(cls) -> Timeouts:
-        """No deadline at all."""
+        """No deadline at all: every phase ``None`` (what ``timeout=None`` means)."""
         return cls(connect=None, first_token=None, idle=None, total=None)
 
 

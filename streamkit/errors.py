@@ -70,7 +70,6 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "ProviderStreamError",
-    "REDACTED",
     "RateLimitError",
     "RedirectError",
     "RefusalError",
@@ -78,17 +77,20 @@ __all__ = [
     "StreamClosedError",
     "StreamStateError",
     "StreamkitError",
-    "error_from_payload",
-    "error_message",
-    "payload_is_error",
-    "redact",
-    "redact_error",
-    "status_error",
 ]
 
 
 class StreamkitError(Exception):
-    """Base of every error streamkit raises."""
+    """Base of every error streamkit raises; ``except StreamkitError`` catches them all.
+
+    ``message`` is the text (``str(error)``), never holding an API key.
+    ``partial_result`` is an :class:`~streamkit.results.LLMResult` of what
+    arrived before the failure on every error raised from a stream (empty
+    generations' text if nothing had), ``None`` on errors raised before a
+    stream existed (bad arguments). ``batch_results`` is set only on the
+    error ``generate()`` raises for a batch: one entry per prompt, in order,
+    its ``LLMResult`` if it had finished, else ``None``.
+    """
 
     partial_result: LLMResult | None = None
     #: Set on the error ``generate()`` raises for a batch: the results of
@@ -105,15 +107,32 @@ class StreamkitError(Exception):
 
 
 class InvalidArgumentError(StreamkitError, ValueError):
-    """An argument was wrong; raised before any request is sent."""
+    """An argument was wrong; raised before any request is sent.
+
+    Also a ``ValueError``. The message names the argument (``temperature``,
+    ``messages[1].content[2]``, ``owner``) and what is wrong with it.
+    Never retried.
+    """
 
 
 class HandlerError(StreamkitError, TypeError):
-    """A callback handler was rejected when it was registered."""
+    """A callback handler was rejected when it was registered (on the model or on a call).
+
+    Also a ``TypeError``: an object that is not a handler, a class instead of
+    an instance, or a hook of the wrong kind (``async def`` on a
+    ``BaseCallbackHandler``, ``def`` on an ``AsyncCallbackHandler``). Raised
+    before any request; the message names the handler and the hook.
+    """
 
 
 class StreamStateError(StreamkitError, RuntimeError):
-    """A stream was used in a way its lifecycle does not allow."""
+    """A stream was used in a way its lifecycle does not allow.
+
+    Also a ``RuntimeError``: iterating a stream twice or from two tasks at
+    once, reading ``result`` before the end, using a closed model's blocking
+    API, a resume store with a grace period that was not entered. A bug in
+    the calling code, so never retried.
+    """
 
 
 class StreamClosedError(StreamStateError):
@@ -184,19 +203,30 @@ class RefusalError(OutputParserError):
 
 
 class APIError(StreamkitError):
-    """Something went wrong talking to the provider."""
+    """Something went wrong talking to the provider.
+
+    ``retryable`` says whether streamkit retries it (up to the model's
+    ``max_retries``, with back-off): only while nothing of the answer was
+    delivered to the reader, and never past the ``total`` deadline.
+    """
 
     retryable: bool = False
 
 
 class APIConnectionError(APIError):
-    """The connection could not be made, or broke."""
+    """The connection could not be made, or broke (DNS, refused, reset, a proxy's refusal); retried."""
 
     retryable = True
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
-    """A deadline passed. ``phase`` is ``connect``, ``first_token``, ``idle`` or ``total``."""
+    """A deadline passed (also a ``TimeoutError``).
+
+    ``phase`` names it: ``connect``, ``first_token``, ``idle`` or ``total``
+    (see :class:`~streamkit.deadlines.Timeouts`); ``timeout`` is that
+    deadline in seconds. Retried like a connection error, except ``total``,
+    which covers the retries too.
+    """
 
     def __init__(
         self,
@@ -237,10 +267,18 @@ class CertificateError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The server answered with an error status.
+    """The server answered with an HTTP error status; its subclasses name the common ones.
 
-    ``status_code``, the provider's ``message``, ``request_id`` (from the
-    response headers) and the parsed error ``body`` are kept.
+    Kept: ``status_code`` (an ``int``), the provider's message as the
+    error's ``message`` (``"HTTP 429: ..."``), ``request_id`` (the ``x-request-id``,
+    ``request-id`` or ``anthropic-request-id`` response header; ``None`` if
+    absent), ``body`` (the error body parsed as JSON, else its text; at
+    most the first 64 KiB are read; secrets redacted), ``error_type`` (the body's
+    ``type``/``code``, e.g. ``invalid_request_error``) and ``retry_after``
+    (seconds, from ``retry-after-ms`` or ``Retry-After``: seconds or an
+    HTTP date, RFC 9110 section 10.2.3; ``None`` if absent). A status with
+    no subclass of its own (402, 413, ...) is raised as this class, not
+    retried. Retrying waits ``retry_after`` when given (at most 60 s).
     """
 
     def __init__(
@@ -285,7 +323,7 @@ class AuthenticationError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    """403; never retried."""
+    """403: the key may not use this model or endpoint; never retried."""
 
 
 class NotFoundError(APIStatusError):
@@ -293,31 +331,48 @@ class NotFoundError(APIStatusError):
 
 
 class ConflictError(APIStatusError):
-    """409; retried."""
+    """409: the request conflicted with another in progress; retried."""
 
     retryable = True
 
 
 class RateLimitError(APIStatusError):
-    """429. ``retry_after`` holds the server's hint in seconds, if it gave one."""
+    """429, or an in-stream ``rate_limit_error``; retried.
+
+    ``retry_after`` holds the server's hint in seconds, if it gave one
+    (the retry waits that long, at most 60 s).
+    """
 
     retryable = True
 
 
 class InternalServerError(APIStatusError):
-    """5xx; retried."""
+    """5xx (other than 529), or 408 Request Timeout; retried."""
 
     retryable = True
 
 
 class OverloadedError(APIStatusError):
-    """529, or an ``overloaded_error`` event; retried while nothing was shown."""
+    """529, or an ``overloaded_error`` event; retried while nothing was shown.
+
+    529 and ``overloaded_error`` are Anthropic's "API is temporarily
+    overloaded" (https://docs.anthropic.com/en/api/errors).
+    """
 
     retryable = True
 
 
 class ProviderStreamError(APIError):
-    """The provider sent an error event inside a stream that had begun."""
+    """The provider sent an error event inside a stream that had begun (HTTP 200).
+
+    ``error_type`` is the event's ``type``/``code`` (``api_error``,
+    ``server_error``...; ``None`` if it gave none) and ``body`` the error
+    object as sent. Retried (while nothing was shown) when the type is a
+    server-side fault (``api_error``, ``server_error``, ``internal_error``,
+    ``timeout_error``, ``timeout``). An in-stream error of a kind that has
+    an HTTP status (``overloaded_error``, ``rate_limit_error``, a numeric
+    ``code`` 400-599...) raises that status's class instead.
+    """
 
     def __init__(
         self,
@@ -333,11 +388,24 @@ class ProviderStreamError(APIError):
 
 
 class ProtocolError(APIError):
-    """The response broke the wire format (bad JSON, wrong content type...)."""
+    """The response broke the wire format; never retried.
+
+    Bad JSON in an event, a value of the wrong type or shape (the message
+    names the field as the provider's docs do, ``choices[].delta.content``),
+    a body that is not an event stream, an event larger than
+    ``max_event_size`` bytes.
+    """
 
 
 class IncompleteStreamError(ProtocolError):
-    """The stream ended without its terminal marker: the answer may be cut."""
+    """The stream ended without its terminal marker: the answer may be cut; retried.
+
+    Complete means, for OpenAI's formats, a ``finish_reason`` on every
+    choice (``data: [DONE]`` alone is not enough: a proxy whose upstream
+    failed sends it after partial text); for Anthropic's, a ``stop_reason``
+    and the ``message_stop`` event. Retried while nothing was shown;
+    ``partial_result`` holds what arrived.
+    """
 
     retryable = True
 

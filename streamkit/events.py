@@ -41,7 +41,16 @@ __all__ = [
 
 @dataclass(slots=True)
 class MessageStart:
-    """The response's metadata, as the server reported it (once per stream)."""
+    """The response's metadata, as the server reported it (once per stream).
+
+    ``model`` is the model that answered (``gpt-4o-mini-2024-07-18``; may
+    differ from the one requested), ``id`` the response's id
+    (``chatcmpl-...``, ``msg_...``); ``None`` when not sent. ``extra`` holds
+    OpenAI's ``system_fingerprint`` and ``created`` (Unix seconds) when
+    present (https://platform.openai.com/docs/api-reference/chat-streaming).
+    Anthropic's come from its ``message_start`` event
+    (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+    """
 
     model: str | None
     id: str | None = None
@@ -53,8 +62,12 @@ class MessageStart:
 class TextDelta:
     """A piece of answer text: what ``on_llm_new_token`` and ``stream()`` see.
 
-    ``logprobs`` holds the provider's per-token log-probability entries for
-    this delta, when they were requested.
+    ``text`` is a non-empty ``str`` of any length (a byte's worth to a
+    sentence: providers chunk as they like); ``index`` the choice. From
+    OpenAI's ``choices[].delta.content`` (``choices[].text`` for
+    Completions), Anthropic's ``text_delta``. ``logprobs`` holds the
+    provider's per-token log-probability entries for this delta (OpenAI's
+    ``choices[].logprobs.content`` list), when they were requested.
     """
 
     text: str
@@ -65,7 +78,12 @@ class TextDelta:
 
 @dataclass(slots=True)
 class RefusalDelta:
-    """A piece of a refusal (OpenAI structured outputs); never answer text."""
+    """A piece of a refusal; never answer text.
+
+    OpenAI's ``choices[].delta.refusal`` under structured outputs
+    (https://platform.openai.com/docs/guides/structured-outputs, "Refusals");
+    the whole refusal ends up in ``generation_info["refusal"]``.
+    """
 
     text: str
     index: int = 0
@@ -76,8 +94,12 @@ class RefusalDelta:
 class ThinkingDelta:
     """A piece of reasoning/thinking text; never mixed into the answer.
 
-    ``signature`` is set (and ``text`` empty) when the provider sends the
-    block's signature.
+    From Anthropic's ``thinking_delta``
+    (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking)
+    and the ``reasoning_content`` / ``reasoning`` deltas of OpenAI-compatible
+    servers (vLLM, DeepSeek, Ollama). ``signature`` is set (and ``text``
+    empty) when the provider sends the block's signature (Anthropic's
+    ``signature_delta``), which must go back with the block unchanged.
     """
 
     text: str
@@ -90,9 +112,14 @@ class ThinkingDelta:
 class ToolCallStart:
     """A tool call begins (or a field of it arrives later: the same ``call_index`` again).
 
-    ``call_index`` orders calls within one choice. ``extras`` holds fields
-    the server attached to the call beyond the documented ones (e.g.
-    ``extra_content`` with a Gemini thought signature), sent back verbatim.
+    ``call_index`` orders calls within one choice; ``id`` is the provider's
+    call id and ``name`` the tool's. From OpenAI's
+    ``choices[].delta.tool_calls[]`` (``index``, ``id``, ``function.name``)
+    and Anthropic's ``content_block_start`` of a ``tool_use`` block
+    (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+    ``extras`` holds fields the server attached to the call beyond the
+    documented ones (e.g. ``extra_content`` with a Gemini thought
+    signature), sent back verbatim.
     """
 
     call_index: int
@@ -105,7 +132,10 @@ class ToolCallStart:
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a tool call's JSON arguments.
+    """A fragment of a tool call's JSON arguments (``arguments``: a ``str``, not valid JSON alone).
+
+    OpenAI's ``function.arguments`` pieces, Anthropic's ``input_json_delta``
+    ``partial_json``; ``call_index`` matches the :class:`ToolCallStart`.
 
     ``arguments_so_far`` is every fragment of this call up to and including
     this one, and ``parsed_arguments`` that text parsed as partial JSON
@@ -181,7 +211,14 @@ def parse_partial_json(text: str) -> Any:
 
 @dataclass(slots=True)
 class Citation:
-    """A citation attached to the answer text (Anthropic ``citations_delta``)."""
+    """A citation attached to the answer text, ``citation`` as the provider sent it.
+
+    Anthropic's ``citations_delta`` (a ``char_location``, ``page_location``,
+    ``content_block_location``, ``web_search_result_location`` or
+    ``search_result_location`` object:
+    https://docs.anthropic.com/en/docs/build-with-claude/citations), and
+    OpenAI's ``url_citation`` annotations.
+    """
 
     citation: dict[str, Any]
     index: int = 0
@@ -212,7 +249,13 @@ class ContentBlock:
 
 @dataclass(slots=True)
 class Usage:
-    """Token usage so far. Each report replaces the last one; never add them.
+    """Token usage so far, in tokens. Each report replaces the last one; never add them.
+
+    From OpenAI's last chunk when ``stream_options: {"include_usage":
+    true}`` is sent (https://platform.openai.com/docs/api-reference/chat/create),
+    and Anthropic's ``message_start`` and ``message_delta`` ``usage``
+    (cumulative: https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+    A count the provider did not report is ``None``.
 
     ``prompt_tokens`` means every input token, cached ones included
     (OpenAI's meaning), for every provider; ``details`` keeps the provider's
@@ -236,16 +279,30 @@ class Usage:
 FinishReason = Literal[
     "stop", "length", "tool_calls", "content_filter", "refusal", "pause_turn", "error", "other"
 ]
+"""Why a choice ended, in one vocabulary for every provider (``Finish.normalized``).
+
+``stop``: the model finished or hit a stop sequence (OpenAI ``stop``;
+Anthropic ``end_turn``, ``stop_sequence``); ``length``: the token limit or
+the context window (``length``; ``max_tokens``,
+``model_context_window_exceeded``); ``tool_calls``: it wants tools run
+(``tool_calls``; ``tool_use``); ``content_filter``; ``refusal`` (Anthropic's
+``refusal``, or an OpenAI refusal); ``pause_turn`` (Anthropic: a server tool
+paused a long turn; send the message back to continue); ``error``; ``other``:
+anything else the provider sent.
+"""
 
 
 @dataclass(slots=True)
 class Finish:
     """A choice ended.
 
-    ``reason`` is the provider's own value (``stop``, ``end_turn``,
-    ``max_tokens``...); ``normalized`` is one of :data:`FinishReason`, the
-    same for every provider; ``stop_sequence`` is the stop sequence that
-    matched, when the provider reports it.
+    ``reason`` is the provider's own value (OpenAI's ``finish_reason``:
+    ``stop``, ``length``, ``tool_calls``, ``content_filter``; Anthropic's
+    ``stop_reason``: ``end_turn``, ``max_tokens``, ``stop_sequence``,
+    ``tool_use``, ``pause_turn``, ``refusal``); ``normalized`` is one of
+    :data:`FinishReason`, the same for every provider; ``stop_sequence`` is
+    the stop sequence that matched, when the provider reports it
+    (Anthropic's ``stop_sequence``, vLLM's ``stop_reason``).
     """
 
     reason: str | None
@@ -301,3 +358,4 @@ Event: TypeAlias = (
     | Usage
     | Finish
 )
+"""Every event ``stream.events()`` yields: a closed union (match on the class or on ``type``)."""

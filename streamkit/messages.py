@@ -28,19 +28,28 @@ __all__ = [
     "ToolMessage",
 ]
 
-#: One content part: a dict with a ``type`` (``{"type": "text", "text": ...}``,
-#: ``{"type": "image_url", ...}``, ...) or a bare ``str`` (a text part).
 ContentPart: TypeAlias = str | dict[str, Any]
-#: What a message's ``content`` may be: text, or a list of content parts.
+"""One content part: a dict with a ``type`` (``{"type": "text", "text": ...}``,
+``{"type": "image_url", ...}``, ...) or a bare ``str`` (a text part).
+
+The accepted shapes and what each provider receives are listed in
+``streamkit/content.py``'s docstring; a part a provider cannot take raises
+:class:`~streamkit.errors.InvalidArgumentError` when the request is built.
+"""
 MessageContent: TypeAlias = str | list[ContentPart]
+"""What a message's ``content`` may be: text, or a list of content parts."""
 
 
 class ToolCall(BaseModel):
     """A fully assembled tool call: ``args`` is the parsed JSON object.
 
-    If the stream stopped before the arguments were complete (for example
-    at ``max_tokens``), ``args`` is ``{}``, ``complete`` is ``False`` and the
-    raw text received is kept in ``raw_args``.
+    ``id`` is the provider's call id (``call_...``, ``toolu_...``; answer
+    with a :class:`ToolMessage` whose ``tool_call_id`` is it), ``name`` the
+    tool's name. If the stream stopped before the arguments were complete
+    (for example at ``max_tokens``), or they are not a JSON object,
+    ``args`` is ``{}``, ``complete`` is ``False`` and the raw text received
+    is kept in ``raw_args``. Built by pydantic: a wrong field raises
+    pydantic's ``ValidationError``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -60,9 +69,17 @@ class ToolCall(BaseModel):
 class BaseMessage(BaseModel):
     """Common shape of every message.
 
-    ``content`` is a ``str`` or a list of content parts (``AIMessage``: a
-    ``str`` only). It may be given positionally: ``HumanMessage("hi")``,
-    ``HumanMessage([{"type": "text", "text": "hi"}])``.
+    ``content`` is a ``str`` or a list of content parts
+    (:data:`MessageContent`; ``AIMessage``: a ``str`` only). It may be given
+    positionally: ``HumanMessage("hi")``, ``HumanMessage([{"type": "text",
+    "text": "hi"}])``. ``additional_kwargs`` and ``response_metadata`` are
+    dicts (LangChain's names); ``name`` and ``id`` are optional strings.
+
+    A message is a pydantic model: a field of the wrong type or an unknown
+    field raises pydantic's ``ValidationError`` at construction. The
+    content parts themselves are checked when a request is built, raising
+    :class:`~streamkit.errors.InvalidArgumentError` naming the part
+    (``messages[1].content[2]``), before anything is sent.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -93,7 +110,11 @@ class BaseMessage(BaseModel):
 
 
 class HumanMessage(BaseMessage):
-    """A message from the user."""
+    """A message from the user: text, or text with images and documents.
+
+    Sent as a ``user`` message (OpenAI Chat Completions, Anthropic
+    Messages). ``type`` is ``"human"``.
+    """
 
     type: Literal["human"] = "human"
 
@@ -104,7 +125,13 @@ class HumanMessage(BaseMessage):
 
 
 class SystemMessage(BaseMessage):
-    """Instructions for the model."""
+    """Instructions for the model. ``type`` is ``"system"``.
+
+    OpenAI receives it as a ``system`` message where it stands; Anthropic
+    has no system role, so every ``SystemMessage`` goes, in order, into the
+    request's top-level ``system`` field (strings joined by a blank line;
+    https://docs.anthropic.com/en/api/messages).
+    """
 
     type: Literal["system"] = "system"
 
@@ -141,7 +168,13 @@ class AIMessage(BaseMessage):
 
 
 class ToolMessage(BaseMessage):
-    """The result of a tool call, sent back to the model."""
+    """The result of a tool call, sent back to the model. ``type`` is ``"tool"``.
+
+    ``tool_call_id`` (required) is the ``id`` of the :class:`ToolCall` it
+    answers; ``content`` is the result as text or content parts. OpenAI
+    receives a ``tool`` message, Anthropic a ``tool_result`` block in a
+    ``user`` message (consecutive results are merged into one message).
+    """
 
     type: Literal["tool"] = "tool"
     tool_call_id: str
@@ -151,3 +184,4 @@ class ToolMessage(BaseMessage):
 
 
 Message: TypeAlias = HumanMessage | SystemMessage | AIMessage | ToolMessage
+"""Any concrete message: what a conversation (a chat model's input) is a list of."""

@@ -34,7 +34,11 @@ __all__ = ["StreamMetrics"]
 
 
 class StreamMetrics:
-    """The figures of one stream, filled in by the stream as it runs."""
+    """The figures of one stream, filled in by the stream as it runs.
+
+    Moments are ``time.perf_counter()`` seconds; :meth:`snapshot` turns
+    them into the figures of the module docstring.
+    """
 
     __slots__ = (
         "bytes_received",
@@ -66,6 +70,7 @@ class StreamMetrics:
         self.streamed = True
 
     def start(self) -> None:
+        """The call starts (before its first attempt): every figure in seconds counts from here."""
         self.started = perf_counter()
 
     def response(self) -> None:
@@ -94,6 +99,7 @@ class StreamMetrics:
             self.first_token = perf_counter()
 
     def end(self) -> None:
+        """The call ended (done, failed or closed); only the first call counts."""
         if self.ended is None:
             self.ended = perf_counter()
             self._close_retry(self.ended)

@@ -19,6 +19,13 @@ Settings are checked the same way at construction, on assignment
 (``llm.temperature = 0.2``) and per call (``await llm("hi", temperature=0.2)``):
 each bad value raises :class:`~streamkit.errors.InvalidArgumentError` naming
 the argument, and an assignment that fails leaves the model unchanged.
+
+**Typed signatures.** A model class declares the keyword arguments its
+constructor takes as a ``TypedDict`` next to it, extending its base's
+(:class:`ModelSettings`, :class:`ChatModelSettings`) with its own fields, and
+``if TYPE_CHECKING: def __init__(self, **settings: Unpack[XSettings]) -> None: ...``
+in the class body (see ``ChatOpenAI``); tests/test_readme_typing.py checks
+that the keys match the pydantic fields.
 """
 
 from __future__ import annotations
@@ -35,7 +42,18 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Self,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -72,7 +90,14 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from .structured import RawResult, StructuredChat
 
-__all__ = ["ChatModel", "MessagesInput", "PromptModel", "StreamingModel"]
+__all__ = [
+    "ChatModel",
+    "ChatModelSettings",
+    "MessagesInput",
+    "ModelSettings",
+    "PromptModel",
+    "StreamingModel",
+]
 
 _S = TypeVar("_S")
 
@@ -184,6 +209,47 @@ def _ssl_setting(verify: bool | str | Path | ssl.SSLContext) -> ssl.SSLContext |
         raise ValueError(f"cannot load a CA bundle from {str(path)!r}: {reason}") from None
 
 
+class ModelSettings(TypedDict, total=False):
+    """The keyword arguments every model class's constructor takes, as user code gives them.
+
+    What a type checker sees (pydantic validates them at run time, see
+    :class:`StreamingModel`): ``model`` or its alias ``model_name``;
+    ``stop`` as one string or a list; ``timeout`` in seconds, a
+    ``Timeouts`` or None (the attribute is always a ``Timeouts``). How a
+    new model class declares its own: see "Typed signatures" in this
+    module's docstring.
+    """
+
+    model: str
+    model_name: str
+    temperature: float | None
+    max_tokens: int | None
+    top_p: float | None
+    stop: str | list[str] | None
+    streaming: bool
+    callbacks: Sequence[AnyHandler] | None
+    api_key: SecretStr | str | None
+    base_url: str | None
+    timeout: Timeouts | float | None
+    max_retries: int
+    max_concurrency: int
+    max_event_size: int
+    model_kwargs: dict[str, Any]
+    default_headers: Mapping[str, SecretStr | str]
+    max_connections: int | None
+    proxy: SecretStr | str | None
+    trust_env: bool
+    verify: bool | str | Path | ssl.SSLContext
+    http_client: aiohttp.ClientSession | None
+
+
+class ChatModelSettings(ModelSettings, total=False):
+    """:class:`ModelSettings` and the tools a chat model offers on every call."""
+
+    tools: list[Any] | None
+    tool_choice: str | None
+
+
 class StreamingModel(BaseModel):
     """Settings and behaviour shared by every model class.
 
@@ -284,9 +350,9 @@ class StreamingModel(BaseModel):
     #: Accepts a str; always stored as a ``SecretStr`` so it never prints.
     api_key: SecretStr | str | None = None
     base_url: str | None = None
-    #: Seconds, a :class:`~streamkit.deadlines.Timeouts`, or None (no deadlines).
-    #: Always a ``Timeouts`` once constructed.
-    timeout: Timeouts | float | None = Field(default_factory=Timeouts)
+    #: Given as seconds, a :class:`~streamkit.deadlines.Timeouts`, or None (no
+    #: deadlines); stored as a ``Timeouts`` (converted by ``_check_timeout``).
+    timeout: Timeouts = Field(default_factory=Timeouts)
     max_retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=8, ge=1)
     #: Bytes: the largest SSE line or event accepted; past it the stream fails
@@ -524,6 +590,7 @@ class StreamingModel(BaseModel):
         official = urlsplit(provider.default_base_url).hostname
         if (
             self.api_key is None
+            and provider.requires_key
             and official is not None
             and urlsplit(self.base_url or "").hostname == official
         ):
@@ -695,10 +762,18 @@ class StreamingModel(BaseModel):
     def _handler_set(self, callbacks: Sequence[AnyHandler] | None) -> HandlerSet:
         return HandlerSet(self._handlers + check_handlers(callbacks))
 
-    def _serialized(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _serialized(
+        self,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        streaming: bool | None = None,
+    ) -> dict[str, Any]:
         """``on_llm_start``'s ``serialized``: the class, model and URL, the provider
-        (``model_provider``: ``openai``, ``anthropic``), and the request's
-        sampling parameters as sent (``invocation_params``, LangChain's name)."""
+        (``model_provider``: ``openai``, ``anthropic``...), and the request's
+        sampling parameters (``invocation_params``, LangChain's name): each as
+        the body sends it at its top level, else as the settings give it
+        (a provider may nest them, as Ollama's ``options`` and Gemini's
+        ``generationConfig`` do), and ``stream``."""
         serialized: dict[str, Any] = {
             "name": type(self).__name__,
             "model": self.model,
@@ -706,28 +781,24 @@ class StreamingModel(BaseModel):
             "model_provider": self._provider.model_provider,
         }
         if body is not None:
-            serialized["invocation_params"] = {
-                k: body[k]
-                for k in (
-                    "model",
-                    "temperature",
-                    "max_tokens",
-                    "top_p",
-                    "top_k",
-                    "stop",
-                    "stop_sequences",
-                    "seed",
-                    "n",
-                    "stream",
-                )
-                if body.get(k) is not None
-            }
+            invocation: dict[str, Any] = {}
+            for key in _INVOCATION_KEYS:
+                for source in (body, params or {}):
+                    value = source.get(key)
+                    if value is not None:
+                        invocation[key] = value
+                        break
+            if streaming is not None:
+                invocation["stream"] = streaming
+            elif body.get("stream") is not None:
+                invocation["stream"] = body["stream"]
+            serialized["invocation_params"] = invocation
         return serialized
 
     def _call_settings(self, kwargs: dict[str, Any]) -> tuple[Timeouts, int]:
         """Take ``timeout`` and ``max_retries`` out of per-call kwargs (not body fields)."""
         cls = type(self).__name__
-        timeouts = self.timeout if isinstance(self.timeout, Timeouts) else as_timeouts(self.timeout)
+        timeouts = self.timeout
         if "timeout" in kwargs:
             try:
                 timeouts = as_timeouts(kwargs.pop("timeout"))
@@ -901,6 +972,10 @@ class StreamingModel(BaseModel):
 class PromptModel(StreamingModel, BlockingMixin[str, str]):
     """A prompt string in, text out (``OpenAI``, ``Anthropic``)."""
 
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ModelSettings]) -> None: ...
+
     def stream(
         self, prompt: str, *, callbacks: Sequence[AnyHandler] | None = None, **kwargs: Any
     ) -> ResponseStream:
@@ -973,13 +1048,38 @@ class PromptModel(StreamingModel, BlockingMixin[str, str]):
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_llm_start",
-            start_args=(self._serialized(body), [prompt]),
+            start_args=(self._serialized(body, params, streaming), [prompt]),
             settings=settings,
             extra_headers=extra_headers,
         )
 
 
-MessagesInput = str | Sequence[BaseMessage]
+#: One conversation: a prompt string, or a list of messages (a bare ``str``
+#: in the list is a ``HumanMessage``).
+MessagesInput = str | Sequence[BaseMessage | str]
+
+
+#: The sampling parameters ``on_llm_start`` reports (``serialized["invocation_params"]``).
+_INVOCATION_KEYS = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "stop",
+    "stop_sequences",
+    "seed",
+    "n",
+)
+
+
+def _merged(body: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with ``fields`` merged in key by key, nested objects too."""
+    out = dict(body)
+    for key, value in fields.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, Mapping) else value
+    return out
 
 
 def _check_tool_json(specs: list[ToolSpec]) -> None:
@@ -992,6 +1092,10 @@ def _check_tool_json(specs: list[ToolSpec]) -> None:
 
 class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
     """Message lists in, ``AIMessage`` out; tools can be bound or given per call."""
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatModelSettings]) -> None: ...
 
     _chat_results = True
     _call_options = StreamingModel._call_options | {"tools", "tool_choice"}
@@ -1179,15 +1283,18 @@ class ChatModel(StreamingModel, BlockingMixin[MessagesInput, AIMessage]):
         checked = self._messages(messages, where)
         settings = self._call_settings(kwargs)
         extra_body, extra_headers = self._request_options(kwargs)
+        output_format = kwargs.pop("output_format", None)  # with_structured_output()'s body fields
         params = self._params(kwargs)
         body = {**self._body(checked, params, streaming), **extra_body}
+        if output_format:
+            body = _merged(body, output_format)
         return self._make_stream(
             body,
             path=self._provider.endpoint(params, streaming),
             handlers=self._handler_set(callbacks),
             streaming=streaming,
             start_hook="on_chat_model_start",
-            start_args=(self._serialized(body), [checked]),
+            start_args=(self._serialized(body, params, streaming), [checked]),
             settings=settings,
             extra_headers=extra_headers,
         )

@@ -7,14 +7,33 @@ OpenAI-compatible server (vLLM, Ollama's ``/v1``, LM Studio, llama.cpp).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import Field
 
-from .models import ChatModel, PromptModel, StreamingModel
+from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
+from .providers.base import Provider
 from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 
-__all__ = ["ChatOpenAI", "OpenAI"]
+__all__ = ["ChatOpenAI", "ChatOpenAISettings", "OpenAI", "OpenAISettings"]
+
+
+class _OpenAICommonSettings(ModelSettings, total=False):
+    n: int
+    stream_usage: bool
+
+
+class OpenAISettings(_OpenAICommonSettings, total=False):
+    """``OpenAI(...)``'s keyword arguments (:class:`~streamkit.models.ModelSettings` and these)."""
+
+    logprobs: int | None
+
+
+class ChatOpenAISettings(_OpenAICommonSettings, ChatModelSettings, total=False):
+    """``ChatOpenAI(...)``'s keyword arguments (:class:`~streamkit.models.ChatModelSettings` and these)."""
+
+    logprobs: bool | None
+    top_logprobs: int | None
 
 
 class _OpenAISettings(StreamingModel):
@@ -75,6 +94,10 @@ class OpenAI(_OpenAISettings, PromptModel):
     model: str = Field(default="gpt-3.5-turbo-instruct", alias="model_name", min_length=1)
     logprobs: int | None = Field(default=None, ge=0, le=5)
 
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[OpenAISettings]) -> None: ...
+
     def _extra_params(self) -> dict[str, Any]:
         return {**super()._extra_params(), "logprobs": self.logprobs}
 
@@ -84,7 +107,9 @@ class ChatOpenAI(_OpenAISettings, ChatModel):
 
     ``base_url`` includes ``/v1``; defaults to ``OPENAI_BASE_URL`` or
     ``https://api.openai.com/v1``. Works with vLLM, Ollama's ``/v1``,
-    LM Studio and other compatible servers.
+    LM Studio and other compatible servers; ``provider="groq"`` (a preset,
+    :mod:`streamkit.providers.presets`) sets the server's base URL, key
+    variable and quirks instead.
     """
 
     _provider_class = OpenAIChatProvider
@@ -93,6 +118,20 @@ class ChatOpenAI(_OpenAISettings, ChatModel):
     model: str = Field(default="gpt-4o-mini", alias="model_name", min_length=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    #: An OpenAI-compatible service's preset (``"groq"``, ``"ollama"``...); set at construction only.
+    provider: str | None = Field(default=None, frozen=True)
+
+    @classmethod
+    def _new_provider(cls, data: dict[str, Any]) -> Provider:
+        if data.get("provider") is None:
+            return super()._new_provider(data)
+        from .providers.presets import apply_preset
+
+        return apply_preset(data["provider"], data, cls.__name__)
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatOpenAISettings]) -> None: ...
 
     def _extra_params(self) -> dict[str, Any]:
         return {**super()._extra_params(), "logprobs": self.logprobs, "top_logprobs": self.top_logprobs}

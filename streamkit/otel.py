@@ -121,11 +121,23 @@ class OpenTelemetryHandler(BaseCallbackHandler):
     # -- start -------------------------------------------------------------
 
     def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        """Open the call's span, operation ``text_completion`` (a prompt model's call).
+
+        ``serialized`` gives the model, provider, base URL and request
+        parameters (``invocation_params``); ``prompts`` are recorded as
+        ``gen_ai.input.messages`` only with ``capture_content``. A call
+        without a ``run_id`` (a ``UUID`` in ``kwargs``) is not traced.
+        """
         self._start(serialized, "text_completion", kwargs.get("run_id"), prompts)
 
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
+        """Open the call's span, operation ``chat``; ``messages``: one list per conversation.
+
+        As :meth:`on_llm_start`; with ``capture_content`` each message is
+        recorded as ``{"type", "content"}``.
+        """
         rendered = [
             [m.model_dump(include={"type", "content"}) for m in conversation] for conversation in messages
         ]
@@ -167,6 +179,14 @@ class OpenTelemetryHandler(BaseCallbackHandler):
     # -- end -------------------------------------------------------------
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """Close the span with the response's attributes and record the metrics.
+
+        Sets the response model and id, the finish reasons, the token counts
+        (tokens) and the time to first chunk (seconds), and records
+        ``gen_ai.client.operation.duration`` (seconds; the call's own
+        ``duration_s`` when it measured one), ``gen_ai.client.token.usage``
+        (input and output tokens) and the chunk timings (seconds).
+        """
         call = self._calls.pop(kwargs.get("run_id"), None)  # type: ignore[arg-type]
         if call is None:
             return
@@ -233,6 +253,12 @@ class OpenTelemetryHandler(BaseCallbackHandler):
                 self._tokens.record(value, {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: token_type})
 
     def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """Close the span with status ``ERROR`` and ``error.type`` = the error's class name.
+
+        Also records ``gen_ai.client.operation.duration`` (seconds, from the
+        start hook) with ``error.type``. ``StreamAbandoned`` (the consumer
+        stopped early) is recorded like any other error.
+        """
         call = self._calls.pop(kwargs.get("run_id"), None)  # type: ignore[arg-type]
         if call is None:
             return

@@ -20,7 +20,17 @@ __all__ = ["BatchProgress", "ChatGeneration", "Generation", "LLMResult", "RunInf
 
 
 class Generation(BaseModel):
-    """One answer: its text and ``generation_info`` (``finish_reason``, ``logprobs``, ...)."""
+    """One answer: its ``text`` and ``generation_info``.
+
+    ``generation_info`` always has ``finish_reason`` (the provider's own
+    string: ``stop``, ``length``, ``end_turn``, ``tool_calls``...; ``None``
+    if the stream stopped before one) and ``logprobs`` (the provider's
+    log-probabilities, ``None`` unless requested), and where they apply
+    ``normalized_finish_reason`` (one vocabulary for every provider, see
+    :data:`streamkit.events.FinishReason`), ``stop_sequence``,
+    ``thinking`` (the reasoning text) and ``thinking_signature``,
+    ``refusal``, ``citations``, and for structured output ``parsed``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,7 +40,11 @@ class Generation(BaseModel):
 
 
 class ChatGeneration(Generation):
-    """One chat answer: ``message`` is the ``AIMessage``; ``text`` is its content."""
+    """One chat answer: ``message`` is the :class:`~streamkit.messages.AIMessage`; ``text`` is its content.
+
+    ``generation_info`` as on :class:`Generation`; the message carries the
+    tool calls, ``usage_metadata`` and ``response_metadata``.
+    """
 
     text: str = ""
     message: AIMessage
@@ -47,13 +61,23 @@ class ChatGeneration(Generation):
 
 
 class RunInfo(BaseModel):
-    """Identifies the run a generation came from (the ``run_id`` handlers saw)."""
+    """Identifies the run a generation came from: ``run_id``, the ``UUID`` handlers saw as ``run_id``."""
 
     run_id: UUID
 
 
 class LLMResult(BaseModel):
-    """The complete result of ``generate()``.
+    """The complete result of ``generate()``, and of a stream (``stream.result``).
+
+    ``generations[i]`` holds prompt ``i``'s answers, one per choice
+    (``n > 1``). ``llm_output`` holds ``token_usage`` (token counts, always
+    ``prompt_tokens``, ``completion_tokens`` and ``total_tokens``, with the
+    provider's extra fields and ``*_details`` beside them), ``model_name``
+    (as the server reported it), ``id`` (the response's id, when the server
+    sent one) and ``metrics`` (timings in seconds, sizes in bytes, see
+    ``stream.metrics``); with several prompts, ``response_ids`` and
+    ``metrics_per_prompt`` list them per prompt. ``run`` holds one
+    :class:`RunInfo` per prompt.
 
     ``errors`` is set by ``generate(..., return_exceptions=True)`` only: one
     entry per prompt, the prompt's error or ``None``; a failed prompt's
@@ -69,14 +93,14 @@ class LLMResult(BaseModel):
 
     @property
     def text(self) -> str:
-        """The first answer's text (the common single-prompt case)."""
+        """The first answer's text (the common single-prompt case); ``""`` if there is none."""
         if not self.generations or not self.generations[0]:
             return ""
         return self.generations[0][0].text
 
     @property
     def token_usage(self) -> dict[str, Any]:
-        """``llm_output["token_usage"]``, or ``{}``."""
+        """A copy of ``llm_output["token_usage"]`` (token counts: ``prompt_tokens``, ...), or ``{}``."""
         if not self.llm_output:
             return {}
         usage = self.llm_output.get("token_usage")
@@ -86,10 +110,14 @@ class LLMResult(BaseModel):
     def merge(cls, results: list[LLMResult]) -> LLMResult:
         """Combine per-prompt results into one, in order.
 
-        Every numeric usage field is summed (nested ``*_details`` too, and
-        floats such as a gateway's ``cost``); ``llm_output["response_ids"]``
-        lists every response's id (``None`` where a server sent none) when
-        there is more than one result.
+        Returns a new ``LLMResult``: the generations and runs concatenated,
+        ``model_name`` the first one given. Every numeric usage field is
+        summed (nested ``*_details`` too, and floats such as a gateway's
+        ``cost``); a string keeps its first value. With more than one
+        result, ``llm_output["response_ids"]`` lists every response's id
+        (``None`` where a server sent none) and
+        ``llm_output["metrics_per_prompt"]`` each one's metrics. Never
+        raises for well-formed results.
         """
         generations: list[list[Generation]] = []
         runs: list[RunInfo] = []
@@ -142,9 +170,12 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
 class BatchProgress:
     """What ``generate(..., on_progress=fn)`` passes to ``fn`` as each prompt finishes.
 
-    ``index``: the prompt's position; ``finished`` of ``total`` prompts are
-    done; ``result`` is its result (a partial one if it failed) and
-    ``error`` its error, or ``None``.
+    ``index``: the prompt's position (from 0); ``finished`` of ``total``
+    prompts are done (counts, this one included); ``result`` is its result
+    (a partial one if it failed) and ``error`` its error, or ``None``.
+    ``fn`` is called (and awaited, if it returns an awaitable) on the event
+    loop, in completion order; an exception it raises cancels the other
+    prompts and propagates out of ``generate()`` as itself.
     """
 
     index: int

@@ -282,9 +282,12 @@ class ResumeBuffer(ResumeStore):
     to it reads on) of at most ``max_frames`` frames each (the oldest
     frames go). A stream's owner is fixed when it is created (or by its
     first :meth:`record`); only that owner can read it back. One buffer per
-    process serves every visitor. ``grace``: see :class:`ResumeStore`
-    (with ``grace > 0``, ``async with ResumeBuffer(grace=...) as buffer:``
-    for the app's lifetime).
+    process serves every visitor. ``max_streams`` and ``max_frames`` are
+    counts (``max_frames`` >= 2); a frame is one SSE event's bytes.
+    ``grace``: seconds, see :class:`ResumeStore` (with ``grace > 0``,
+    ``async with ResumeBuffer(grace=...) as buffer:`` for the app's
+    lifetime). Raises :class:`~streamkit.errors.InvalidArgumentError` for
+    a bad ``max_streams``, ``max_frames`` or ``grace``.
     """
 
     def __init__(self, *, max_streams: int = 256, max_frames: int = 4096, grace: float = 0.0) -> None:

@@ -100,6 +100,10 @@ def _entries(reply: Any) -> list[tuple[int, bytes, bool]]:
 class RedisResumeStore(ResumeStore):
     """Frames of relayed streams in Redis Streams, for every worker of an app.
 
+    One Redis stream per relayed stream (``XADD`` with ``MAXLEN ~``, read
+    back with ``XRANGE`` and blocking ``XREAD``: Redis's "Redis Streams"
+    documentation, https://redis.io/docs/latest/develop/data-types/streams/).
+
     ``redis``: a ``redis.asyncio.Redis`` client (``decode_responses`` off
     and the RESP2 protocol, its defaults; the store does not close it) or a ``redis://`` URL (the
     store makes the client and closes it on exit). ``grace``: seconds the

@@ -26,7 +26,13 @@ __all__ = ["RetryPolicy"]
 
 
 class RetryPolicy:
-    """``max_retries`` attempts after the first, for one call."""
+    """``max_retries`` attempts after the first, for one call.
+
+    Retries only a retryable :class:`~streamkit.errors.APIError` (see its
+    ``retryable``), only while nothing was delivered to the reader, never
+    after the ``total`` deadline passed or when the back-off alone would
+    pass it. Waits are on ``clock`` (the loop's, unless a test installs one).
+    """
 
     __slots__ = ("attempts", "clock", "max_retries")
 
@@ -39,7 +45,9 @@ class RetryPolicy:
     def delay(self, error: APIError, *, delivered: bool, deadline: Deadline) -> float | None:
         """Seconds to wait before trying again after ``error``, or None to give up.
 
-        Counts the retry when it returns a delay.
+        The server's ``Retry-After`` hint when it gave one (at most 60 s),
+        else exponential back-off with jitter (about 0.5 s, 1 s, 2 s, ...
+        up to 8 s). Counts the retry when it returns a delay. Never raises.
         """
         if delivered or not error.retryable or self.attempts >= self.max_retries:
             return None
@@ -52,5 +60,5 @@ class RetryPolicy:
         return delay
 
     async def sleep(self, delay: float) -> None:
-        """The back-off before the next attempt."""
+        """Wait ``delay`` seconds (the back-off before the next attempt) on the policy's clock."""
         await self.clock.sleep(delay)

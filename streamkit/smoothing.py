@@ -56,8 +56,12 @@ from .structured import StructuredStream
 
 __all__ = ["Chunking", "SmoothStream", "Smoothing", "smooth"]
 
-#: How text is cut into chunks: see the module docstring.
 Chunking = Literal["word", "line"] | re.Pattern[str] | Callable[[str], str | None]
+"""How text is cut into chunks: ``"word"``, ``"line"``, a compiled pattern, or ``(buffer) -> chunk | None``.
+
+See the module docstring; the named ones are the AI SDK's ``smoothStream``
+chunkings (https://ai-sdk.dev/docs/reference/ai-sdk-core/smooth-stream).
+"""
 
 # The AI SDK's two named chunkings (its smoothStream source, CHUNKING_REGEXPS).
 _NAMED: dict[str, re.Pattern[str]] = {"word": re.compile(r"\S+\s+"), "line": re.compile(r"\n+")}
@@ -280,7 +284,13 @@ class SmoothStream:
         return self._stream.finished
 
     def events(self) -> AsyncIterator[Any]:
-        """The wrapped stream's events, text and reasoning re-chunked and paced."""
+        """The wrapped stream's events, text and reasoning re-chunked and paced (``delay_ms`` apart).
+
+        Other events pass unchanged, after the buffered text. The wrapped
+        stream's error is raised after the text buffered before it was let
+        out; a bad chunking callable's result raises
+        :class:`~streamkit.errors.InvalidArgumentError`.
+        """
         if self._events is None:
             self._events = self._smoothing.events(self._stream.events())
         return self._events

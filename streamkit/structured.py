@@ -155,7 +155,7 @@ from .tools import to_tool_specs
 if TYPE_CHECKING:
     from .models import ChatModel, MessagesInput
 
-__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream", "jsonable"]
+__all__ = ["PartialObject", "RawResult", "StructuredChat", "StructuredStream"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -170,7 +170,14 @@ _SKIP: Any = object()
 
 
 class RawResult(TypedDict, Generic[T]):
-    """What ``await structured(...)`` returns with ``include_raw=True``."""
+    """What ``await structured(...)`` returns with ``include_raw=True`` (a ``dict``, LangChain's shape).
+
+    ``raw``: the model's :class:`~streamkit.messages.AIMessage`;
+    ``parsed``: the validated object, or ``None`` if the answer is not
+    one; ``parsing_error``: the :class:`~streamkit.errors.OutputParserError`
+    (or :class:`~streamkit.errors.RefusalError`) in that case, else
+    ``None``. Nothing is raised for a bad answer; API errors still are.
+    """
 
     raw: AIMessage
     parsed: T | None
@@ -551,10 +558,10 @@ class StructuredChat(Generic[T, R]):
     ) -> None:
         self.chat = chat
         self.schema = schema
-        #: Whether the chat model speaks Anthropic's Messages API (else OpenAI's format).
+        #: Whether the chat model speaks Anthropic's Messages API (its forced tool excludes thinking).
         self.anthropic = chat._provider.name == "anthropic"
         if method is None:
-            method = "tool" if self.anthropic else "json_schema"
+            method = chat._provider.structured_method
         if method not in _METHODS:
             raise InvalidArgumentError(
                 f"with_structured_output(): method must be 'json_schema' or 'tool' "
@@ -582,49 +589,19 @@ class StructuredChat(Generic[T, R]):
         return copy.deepcopy(self._target.schema)
 
     def _wire(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """(per-call options, Anthropic ``output_config.format`` or None)."""
+        """(per-call options, body fields of the provider's JSON output mode or None).
+
+        The wire forms are the provider's (``Provider.structured_tool`` and
+        ``Provider.output_format``); this only picks the method.
+        """
         target = self._target
+        provider = self.chat._provider
+        schema = copy.deepcopy(target.schema)
         if self.method == "tool":
-            tool: dict[str, Any]
-            if self.anthropic:
-                strict = self.strict is True  # Anthropic's strict tool use only when asked for
-                tool = {
-                    "name": target.name,
-                    "description": target.description,
-                    "input_schema": anthropic_schema(target.schema)
-                    if strict
-                    else copy.deepcopy(target.schema),
-                }
-                if strict:
-                    tool["strict"] = True
-            else:
-                strict = self.strict is not False
-                function: dict[str, Any] = {
-                    "name": target.name,
-                    "description": target.description,
-                    "parameters": openai_strict_schema(target.schema)
-                    if strict
-                    else copy.deepcopy(target.schema),
-                }
-                if strict:
-                    function["strict"] = True
-                tool = {"type": "function", "function": function}
+            tool = provider.structured_tool(target.name, target.description, schema, self.strict)
             return {"tools": [tool], "tool_choice": target.name}, None
-        if self.anthropic:
-            return {"tools": None, "tool_choice": None}, {
-                "type": "json_schema",
-                "schema": anthropic_schema(target.schema),
-            }
-        strict = self.strict is not False
-        json_schema: dict[str, Any] = {
-            "name": target.name,
-            "schema": openai_strict_schema(target.schema) if strict else copy.deepcopy(target.schema),
-            "strict": strict,
-        }
-        if target.description:
-            json_schema["description"] = target.description
-        response_format = {"type": "json_schema", "json_schema": json_schema}
-        return {"response_format": response_format, "tools": None, "tool_choice": None}, None
+        fields = provider.output_format(target.name, target.description, schema, self.strict)
+        return {"tools": None, "tool_choice": None}, fields
 
     def _check_thinking(self, thinking: Any) -> None:
         if isinstance(thinking, Mapping) and thinking.get("type") not in (None, "disabled"):
@@ -645,17 +622,7 @@ class StructuredChat(Generic[T, R]):
             self._check_thinking(kwargs.get("thinking"))
         out = {**kwargs, **self._options}
         if self._output_config is not None:
-            extra_body = kwargs.get("extra_body") or {}
-            if not isinstance(extra_body, dict):
-                raise InvalidArgumentError(
-                    f"{type(self).__name__}: invalid argument: extra_body: must be a dict of body fields"
-                )
-            config: dict[str, Any] = {}
-            for source in (self.chat.model_kwargs.get("output_config"), extra_body.get("output_config")):
-                if isinstance(source, dict):
-                    config.update(source)  # e.g. effort, kept beside the format
-            config["format"] = self._output_config
-            out["extra_body"] = {**extra_body, "output_config": config}
+            out["output_format"] = self._output_config
         return out
 
     # -- calls -----------------------------------------------------------

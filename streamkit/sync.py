@@ -79,7 +79,7 @@ from .results import ChatGeneration, LLMResult
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["BlockingCallError", "BlockingMixin", "SyncStream", "warn_if_never_awaited"]
+__all__ = ["BlockingCallError", "SyncStream"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -471,11 +471,20 @@ class SyncStream:
         return next(self._tokens)
 
     def events(self) -> Iterator[Event]:
-        """Typed events (see :mod:`streamkit.events`) instead of tokens."""
+        """Typed events (see :mod:`streamkit.events`) instead of tokens: a blocking iterator.
+
+        Raises the stream's typed error after the events that came before
+        it; read the stream one way only (tokens, events or ``collect()``).
+        """
         return self._read(self._stream.events())
 
     def collect(self) -> LLMResult:
-        """Read to the end; the final ``LLMResult``."""
+        """Read to the end (blocking); the final ``LLMResult``.
+
+        Raises the stream's typed error (with ``partial_result``), and
+        :class:`~streamkit.errors.StreamClosedError` if the stream or its
+        model is closed meanwhile.
+        """
         return self._runner.call(self._stream.collect)
 
     def _read(self, source: AsyncIterator[T]) -> Iterator[T]:

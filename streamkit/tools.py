@@ -28,19 +28,36 @@ from pydantic import BaseModel
 
 from .errors import InvalidArgumentError
 
-__all__ = ["ToolChoice", "ToolSpec", "to_tool_specs"]
+__all__ = ["ToolChoice", "ToolSpec"]
 
-#: ``"auto"``, ``"required"`` (alias ``"any"``), ``"none"``, or a tool's name.
 ToolChoice = str
+"""``tool_choice=``: ``"auto"``, ``"required"`` (alias ``"any"``), ``"none"``, or a tool's name.
+
+Sent as OpenAI's ``tool_choice`` (``"auto"``, ``"required"``, ``"none"``
+or ``{"type": "function", "function": {"name"}}``:
+https://platform.openai.com/docs/api-reference/chat/create) and Anthropic's
+(``{"type": "auto" | "any" | "none" | "tool", "name"?}``:
+https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
+A choice that names no given tool, or asks for tools when none are
+given, raises :class:`~streamkit.errors.InvalidArgumentError`.
+"""
 
 
 @dataclass(frozen=True)
 class ToolSpec:
     """A tool in provider-neutral form; ``parameters`` is a JSON schema object.
 
-    ``extra``: the tool's other fields, sent with it (``strict``,
-    ``cache_control``...). ``raw``: a provider-native tool kept whole (a
-    server tool), sent exactly as given instead of as a function.
+    What ``tools=`` entries become (a pydantic model class or a tool dict
+    in any of the module docstring's forms; passing a ``ToolSpec`` itself
+    works too). ``name`` must be unique among a call's tools;
+    ``description`` tells the model when to use it. ``extra``: the tool's
+    other fields, sent with it (``strict``, ``cache_control``...). ``raw``:
+    a provider-native tool kept whole (a server tool), sent exactly as
+    given instead of as a function. Each provider writes it in its own
+    form: OpenAI's ``{"type": "function", "function": {"name",
+    "description", "parameters"}}``, Anthropic's ``{"name", "description",
+    "input_schema"}``. A bad tool raises
+    :class:`~streamkit.errors.InvalidArgumentError` naming ``tools[i]``.
     """
 
     name: str

@@ -165,27 +165,31 @@ __all__ = [
     "ResumeBuffer",
     "ResumeStore",
     "SSERelay",
-    "done_payload",
-    "safe_error",
     "sse_events",
     "sse_response",
 ]
 
 logger = logging.getLogger("streamkit")
 
-#: The response headers of a relayed stream.
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # tell nginx-style proxies not to buffer the stream
 }
+"""The response headers of a relayed stream (``dict[str, str]``): send them with :func:`sse_events`.
+
+``text/event-stream`` is the SSE media type (WHATWG HTML, "Server-sent
+events"); ``Cache-Control: no-cache`` keeps caches from holding the
+stream; ``X-Accel-Buffering: no`` asks nginx (and proxies that follow it)
+not to buffer the response.
+"""
 
 KEEPALIVE = b": keep-alive\n\n"
 _KEEPALIVE = KEEPALIVE
 _END = object()
 
-#: The ``type`` of the ``error`` frame sent for a ``Last-Event-ID`` that cannot be replayed.
 RESUME_UNAVAILABLE = "ResumeUnavailable"
+"""The ``type`` of the ``error`` frame sent for a ``Last-Event-ID`` that cannot be replayed."""
 _RESUME_UNAVAILABLE_FRAME = (
     b"event: error\ndata: "
     + json.dumps(
@@ -198,8 +202,8 @@ _RESUME_UNAVAILABLE_FRAME = (
     ).encode()
     + b"\n\n"
 )
-#: The ``type`` of the ``error`` frame that ends a resumed stream which stopped without its end.
 STREAM_INTERRUPTED = "StreamInterrupted"
+"""The ``type`` of the ``error`` frame that ends a resumed stream which stopped without its end."""
 _INTERRUPTED_FRAME = (
     b"event: error\ndata: "
     + json.dumps(
@@ -316,7 +320,15 @@ async def next_queued(
 
 
 class SSERelay:
-    """Async iterator of SSE frames (``bytes``) for one model stream.
+    """Async iterator of SSE frames (``bytes``, UTF-8, one whole event each) for one model stream.
+
+    What :func:`sse_events` returns for a new stream. ``heartbeat``:
+    seconds of upstream silence before a ``: keep-alive`` comment;
+    ``queue_size``: frames buffered between the upstream reader and the
+    client; ``is_disconnected`` (polled every ``poll`` seconds while
+    waiting) ends the iteration with ``ConnectionResetError`` when it
+    returns true. Errors of the upstream stream are not raised: they
+    become the final ``error`` frame (see the module docstring).
 
     Reads the upstream stream on a task of its own (so heartbeats can be
     sent while it is silent). Without ``resume``, frames pass through a
@@ -650,6 +662,13 @@ def sse_events(
 ) -> SSERelay | _Replay | UIMessageStreamRelay:
     """The stream as SSE frames, for ASGI frameworks (``StreamingResponse(sse_events(...))``).
 
+    Returns an async iterator of ``bytes``, one whole SSE event each
+    (UTF-8), ending after the ``done`` or ``error`` frame; iterating it
+    starts the upstream stream, and leaving it (or ``aclose()``) cancels it.
+    ``heartbeat``: seconds of upstream silence before a ``: keep-alive``
+    comment. Errors of the upstream stream are not raised but sent as the
+    ``error`` frame; only bad arguments raise, here.
+
     ``protocol="ai-sdk"``: the Vercel AI SDK's UI message stream instead,
     for ``useChat`` (send ``streamkit.web_aisdk.UI_MESSAGE_STREAM_HEADERS``
     with it; see :mod:`streamkit.web_aisdk`); it takes no ``resume``
@@ -786,7 +805,10 @@ async def sse_response(
     response starts). See :func:`sse_events` for what a reconnect gets.
     Returns when the stream ends or the client goes away (the upstream is
     then cancelled, or with a store's ``grace``, left to the store).
-    ``smooth``: see :class:`SSERelay`.
+    ``heartbeat``: seconds of upstream silence before a ``: keep-alive``
+    comment; ``headers`` are added to :data:`SSE_HEADERS`; ``smooth``: see
+    :class:`SSERelay`. Errors of the stream become its ``error`` frame, and
+    a client that went away is not an error: neither is raised.
     """
     if protocol != "streamkit":
         from .web_aisdk import _protocol_response

@@ -57,8 +57,8 @@ or, when the stream fails (after whatever was already sent)::
     {"type": "error", "errorText": "The model provider is rate limiting requests; try again shortly."}
     [DONE]
 
-``errorText`` is the fixed sentence of :func:`streamkit.web.safe_error`:
-no key, no URL, no provider internals. ``finishReason`` is the AI SDK's
+``errorText`` is the fixed sentence :mod:`streamkit.web`'s ``error`` frame
+carries for that error class: no key, no URL, no provider internals. ``finishReason`` is the AI SDK's
 value for streamkit's normalised reason (``stop``, ``length``,
 ``tool-calls``, ``content-filter`` for ``content_filter`` and ``refusal``,
 ``error``, ``other`` for ``pause_turn`` and ``other``);
@@ -132,9 +132,13 @@ __all__ = [
 
 logger = logging.getLogger("streamkit")
 
-#: The response headers of a UI message stream; ``x-vercel-ai-ui-message-stream: v1``
-#: tells the AI SDK's client which protocol it is reading.
 UI_MESSAGE_STREAM_HEADERS = {**SSE_HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
+"""The response headers of a UI message stream (``dict[str, str]``).
+
+:data:`streamkit.web.SSE_HEADERS` plus ``x-vercel-ai-ui-message-stream: v1``,
+which tells the AI SDK's client which protocol it is reading (its
+"Stream Protocols" page, https://ai-sdk.dev/docs/ai-sdk-ui/stream-protocol).
+"""
 
 _DONE = b"data: [DONE]\n\n"
 _END = object()
@@ -173,6 +177,12 @@ def _new_id() -> str:
 
 class UIMessageStreamEncoder:
     """Sans-IO: streamkit events in, UI message stream parts (dicts) out, for one message.
+
+    For a transport of your own (a WebSocket, a queue): frame each part as
+    ``data: <JSON>`` yourself, or use :class:`UIMessageStreamRelay`.
+    ``message_id`` goes in the ``start`` part (default: 128 random bits,
+    22 URL-safe characters). Never raises on an event it does not know: it
+    has no UI form and gives ``[]``.
 
     Call :meth:`start` first, :meth:`event` for each event of
     ``stream.events()``, then :meth:`finish` with ``stream.result`` or
@@ -394,7 +404,10 @@ class UIMessageStreamRelay:
     ``is_disconnected`` (polled every ``poll`` seconds while the model is
     silent) ends the iteration with ``ConnectionResetError`` when true.
     ``message_id`` (default: 128 random bits, 22 URL-safe characters) goes
-    in the ``start`` part.
+    in the ``start`` part. ``heartbeat`` and ``poll`` are seconds,
+    ``queue_size`` a number of frames. Frames are ``bytes``: ``data:
+    <JSON part>`` events, then ``data: [DONE]``. Errors of the upstream
+    stream are not raised: they become the ``error`` part.
     """
 
     def __init__(
@@ -500,7 +513,10 @@ def ui_message_stream(
     """The stream as UI message stream frames, for ASGI frameworks.
 
     ``StreamingResponse(ui_message_stream(stream), headers=UI_MESSAGE_STREAM_HEADERS)``;
-    ``sse_events(stream, protocol="ai-sdk")`` is the same.
+    ``sse_events(stream, protocol="ai-sdk")`` is the same. Returns a
+    :class:`UIMessageStreamRelay` (an async iterator of ``bytes`` frames);
+    ``heartbeat`` is in seconds. Nothing is raised for the stream's errors:
+    they end it with an ``error`` part.
     """
     return UIMessageStreamRelay(
         stream, heartbeat=heartbeat, message_id=message_id, is_disconnected=is_disconnected

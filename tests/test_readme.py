@@ -84,6 +84,11 @@ async def test_readme_python_blocks_run(
     out = capsys.readouterr().out
     assert "Bubbles rising" in out  # the stdout handler printed the song as it streamed
     assert "prompt_tokens" in out  # token usage was printed
+    # The stdout handler's lines mode: every line of two concurrent answers whole, labelled.
+    assert "[1] Why did the scarecrow win an award? Because he was outstanding in his field.\n" in out
+    assert (
+        "\n[2] Bubbles rising, crisp and clear,\n" in out and "\n[2] Sparkling water, always near.\n" in out
+    )
     assert "partial: one two\n" in out  # the chaos-kit example kept the partial text
     assert "resumed: " in out  # the grace-period example read the rest after a drop
     # The content-blocks example: a PDF by URL is named as a part OpenAI cannot take.

@@ -2,11 +2,14 @@
 
     python examples/web_chat/app.py [--port 8080] [--models openai:gpt-4.1,anthropic:claude-opus-4-1]
 
-then open the printed URL. Every chat model streamkit exports is offered
-(OpenAI, Anthropic, and any provider added later), each with a few models:
-a provider whose API key is set (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``,
-...) talks to its real API; one without a key runs on streamkit's loopback
-mock server (with a little per-token delay, so you can watch it stream).
+then open the printed URL. Every provider in streamkit's registry
+(``streamkit.providers``: OpenAI, Anthropic, Gemini, Ollama, Azure, ...) is
+offered, each with a few models: a provider the environment configures (its
+API key set: ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``...; for Ollama, its
+``OLLAMA_HOST``) talks to its real server; the others run on streamkit's
+loopback mock server (with a little per-token delay, so you can watch it
+stream), and the OpenAI-compatible presets (Groq, DeepSeek, ...) appear
+once configured.
 The start-up banner says which is which.
 
 Two front ends, two wire formats, one app:
@@ -47,8 +50,7 @@ from typing import Any
 
 from aiohttp import web
 
-import streamkit
-from streamkit import HumanMessage, InvalidArgumentError, StreamAbandoned
+from streamkit import HumanMessage, InvalidArgumentError, StreamAbandoned, providers
 from streamkit.callbacks import BaseCallbackHandler
 from streamkit.models import ChatModel
 from streamkit.testing import MockResponse, MockServer, canned_reply
@@ -68,17 +70,6 @@ SUGGESTED_MODELS: dict[str, list[str]] = {
     "openai": ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1", "o4-mini"],
     "anthropic": ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"],
 }
-
-
-def chat_model_classes() -> list[type[ChatModel]]:
-    """Every chat model class streamkit exports: a provider added to streamkit shows up here by itself."""
-    found = (getattr(streamkit, name) for name in streamkit.__all__)
-    return [c for c in found if isinstance(c, type) and issubclass(c, ChatModel) and c is not ChatModel]
-
-
-def provider_of(cls: type[ChatModel]) -> str:
-    """``ChatOpenAI`` -> ``openai``."""
-    return cls.__name__.removeprefix("Chat").lower()
 
 
 @dataclass(frozen=True)
@@ -153,28 +144,43 @@ def wanted_models(spec: str | None) -> dict[str, list[str]]:
     return out
 
 
+def configuration(entry: providers.ProviderEntry) -> tuple[str, bool]:
+    """The environment variable that points this provider at a real server, and whether it is set:
+    its API key's, or (for a provider that needs no key, such as Ollama) its base URL's."""
+    wire = entry.chat_class()._new_provider(dict(entry.preset))
+    env = wire.api_key_env or wire.base_url_env or ""
+    return env, bool(env and os.environ.get(env))
+
+
 async def make_models(mock: MockServer | None, models: str | None = None) -> Catalog:
-    """One client per streamkit chat provider: the real API if its key is set, else ``mock`` (if given)."""
+    """One client per registered provider (``streamkit.providers``): its real API when the
+    environment configures it, else ``mock`` for the providers that have a wire of their own (the
+    OpenAI-compatible presets are offered only when configured)."""
     wanted = wanted_models(models or os.environ.get("WEBCHAT_MODELS"))
     catalog = Catalog()
     handlers = [LogStreamErrors()]
-    for cls in chat_model_classes():
-        provider = provider_of(cls)
-        label = cls.__name__.removeprefix("Chat")
-        try:
-            client = cls(streaming=True, callbacks=handlers)  # the key (and base URL) from the environment
-            catalog.sources[provider] = f"the real API at {client.base_url} (key from the environment)"
-            is_mock = False
-        except InvalidArgumentError as exc:  # no API key
-            base_url = getattr(mock, f"{provider}_base_url", None) if mock is not None else None
-            if base_url is None:
+    for entry in providers.entries():
+        provider, label = entry.name, entry.title or entry.name
+        env, configured = configuration(entry)
+        if configured:
+            try:
+                client = entry.chat_model(streaming=True, callbacks=handlers)
+            except InvalidArgumentError as exc:
                 catalog.missing[provider] = str(exc)
                 continue
-            client = cls(base_url=base_url, api_key="mock", streaming=True, callbacks=handlers)
-            catalog.sources[provider] = f"streamkit's mock server at {base_url} (no API key set)"
+            catalog.sources[provider] = f"the real API at {client.base_url} ({env} is set)"
+            is_mock = False
+        elif mock is not None and entry.mocks and not entry.preset:
+            base_url = mock.base_url_for(provider)
+            client = entry.chat_model(base_url=base_url, api_key="mock", streaming=True, callbacks=handlers)
+            catalog.sources[provider] = f"streamkit's mock server at {base_url} ({env or 'nothing'} not set)"
             is_mock = True
+        else:
+            if not entry.preset:  # presets are many: only those configured are worth a line
+                catalog.missing[provider] = f"{env or 'its base URL'} is not set"
+            continue
         catalog.clients[provider] = client
-        default = type(client).model_fields["model"].default
+        default = client.model
         for model in wanted.get(provider) or [default]:
             suffix = " (mock)" if is_mock else ""
             catalog.offers.append(

@@ -1,6 +1,6 @@
 """The same relay for ASGI frameworks: a minimal Starlette app (FastAPI is the same call).
 
-    pip install starlette uvicorn
+    pip install -e '.[starlette]' uvicorn   # from a checkout: the starlette extra
     uvicorn examples.web_chat.asgi_app:app
 
 Needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at a compatible server).

@@ -33,7 +33,17 @@ logger = logging.getLogger("streamkit")
 
 
 class BackgroundHandler:
-    """Wraps ``handler`` so it runs on its own worker task, in order, off the hot path."""
+    """Wraps ``handler`` so it runs on its own worker task, in order, off the hot path.
+
+    ``handler``: a :class:`~streamkit.callbacks.BaseCallbackHandler` (run in
+    a worker thread) or :class:`~streamkit.callbacks.AsyncCallbackHandler`
+    (run on the loop). ``maxsize``: how many hook calls may wait per stream
+    (a count, default 1024) before the stream itself waits.
+    ``drain_timeout``: seconds the queue may take to drain when the stream
+    fails before it is cancelled. Raises
+    :class:`~streamkit.errors.HandlerError` for a handler of neither kind,
+    one already wrapped, or a ``maxsize`` that is not a positive ``int``.
+    """
 
     def __init__(self, handler: CallbackHandler, *, maxsize: int = 1024, drain_timeout: float = 5.0) -> None:
         from ..errors import HandlerError
@@ -51,6 +61,7 @@ class BackgroundHandler:
 
     @property
     def raise_error(self) -> bool:
+        """The wrapped handler's ``raise_error``: raise its failure at the drain, or log it."""
         return self.handler.raise_error
 
     def __repr__(self) -> str:

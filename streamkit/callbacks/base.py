@@ -48,67 +48,151 @@ _HOOKS = ("on_llm_start", "on_chat_model_start", "on_llm_new_token", "on_llm_end
 
 
 class BaseCallbackHandler:
-    """A handler whose hooks are plain methods, called inline.
+    """A handler whose hooks are plain methods, called inline on the stream's task.
 
-    Keep them fast: they run on the token path. For slow work, use an
-    :class:`AsyncCallbackHandler`.
+    Override only the hooks you need; each has a no-op default. Keep them
+    fast: they run on the token path (a slow one delays every token). For
+    slow work, use an :class:`AsyncCallbackHandler` or wrap the handler in
+    :class:`~streamkit.callbacks.BackgroundHandler`. A hook that raises
+    closes the stream and the exception reaches the reader, unless
+    ``raise_error`` is false (then it is logged on the ``streamkit``
+    logger). Registering a handler whose hooks are ``async def`` raises
+    :class:`~streamkit.errors.HandlerError`.
     """
 
     raise_error: bool = True
 
     def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
-        """A request starts. ``prompts`` are the prompt texts (chat: rendered messages)."""
+        """A request starts (a prompt model's call; chat models call :meth:`on_chat_model_start`).
+
+        ``serialized``: ``{"name": class name, "model", "base_url",
+        "model_provider": "openai"|"anthropic", "invocation_params": the
+        sampling parameters as sent}``; ``prompts``: the prompt texts.
+        ``kwargs``: ``run_id`` (a ``UUID``, the same in every hook of the
+        call). Called once per prompt, before the request is sent.
+        """
 
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
-        """A chat request starts. By default this calls ``on_llm_start``."""
+        """A chat request starts; by default this calls :meth:`on_llm_start` with the messages rendered.
+
+        ``messages``: one list of messages per conversation; the rendering
+        is ``"Human: ...\nAI: ..."``, text parts only (never an image's
+        data). ``serialized`` and ``kwargs`` as in :meth:`on_llm_start`.
+        """
         self.on_llm_start(serialized, [_render(m) for m in messages], **kwargs)
 
     def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        """A piece of answer text arrived (``run_id`` and choice ``index`` in kwargs)."""
+        """A piece of answer text arrived (a non-empty ``str``, as the provider chunked it).
+
+        ``kwargs``: ``run_id`` and ``index`` (the choice, for ``n > 1``).
+        Called for every text delta, before the reader sees it; never for
+        reasoning, refusals or tool arguments (use ``stream.events()``).
+        """
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        """The request finished; ``response`` is its complete result."""
+        """The request finished; ``response`` is its complete :class:`~streamkit.results.LLMResult`.
+
+        ``kwargs``: ``run_id``. Called once, after the last event and
+        before ``generate()`` or the stream's iteration returns.
+        """
 
     def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
-        """The request failed or was abandoned; ``error.partial_result`` if any."""
+        """The request failed or was abandoned; ``error.partial_result`` holds what had arrived.
+
+        ``error`` is the streamkit error raised to the reader, or
+        :class:`~streamkit.errors.StreamAbandoned` when the reader left
+        early (``break``, cancellation, ``aclose()``). ``kwargs``:
+        ``run_id``. All handlers' ``on_llm_error`` together may take 5
+        seconds, then they are cancelled; a failure in one is logged, never
+        raised over ``error``.
+        """
 
     def on_retry(self, error: BaseException, **kwargs: Any) -> None:
-        """A failed attempt is about to be retried (``attempt``, ``delay`` in kwargs)."""
+        """A failed attempt is about to be retried: ``error`` is why (an :class:`~streamkit.errors.APIError`).
+
+        ``kwargs``: ``attempt`` (the retry's number, from 1), ``delay``
+        (the back-off before it, in seconds) and ``run_id``.
+        """
 
 
 class AsyncCallbackHandler:
-    """A handler whose hooks are coroutines, awaited in order on the stream's task."""
+    """A handler whose hooks are coroutines, awaited in order on the stream's task.
+
+    The stream waits for each hook before reading on (for work that must
+    not slow the stream, wrap the handler in
+    :class:`~streamkit.callbacks.BackgroundHandler`). Errors as for
+    :class:`BaseCallbackHandler`; registering one whose hooks are plain
+    ``def`` raises :class:`~streamkit.errors.HandlerError`.
+    """
 
     raise_error: bool = True
 
     async def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
-        """A request starts. ``prompts`` are the prompt texts (chat: rendered messages)."""
+        """A request starts (a prompt model's call; chat models call :meth:`on_chat_model_start`).
+
+        ``serialized``: ``{"name": class name, "model", "base_url",
+        "model_provider": "openai"|"anthropic", "invocation_params": the
+        sampling parameters as sent}``; ``prompts``: the prompt texts.
+        ``kwargs``: ``run_id`` (a ``UUID``, the same in every hook of the
+        call). Called once per prompt, before the request is sent.
+        """
 
     async def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
-        """A chat request starts. By default this calls ``on_llm_start``."""
+        """A chat request starts; by default this calls :meth:`on_llm_start` with the messages rendered.
+
+        ``messages``: one list of messages per conversation; the rendering
+        is ``"Human: ...\nAI: ..."``, text parts only (never an image's
+        data). ``serialized`` and ``kwargs`` as in :meth:`on_llm_start`.
+        """
         await self.on_llm_start(serialized, [_render(m) for m in messages], **kwargs)
 
     async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        """A piece of answer text arrived (``run_id`` and choice ``index`` in kwargs)."""
+        """A piece of answer text arrived (a non-empty ``str``, as the provider chunked it).
+
+        ``kwargs``: ``run_id`` and ``index`` (the choice, for ``n > 1``).
+        Called for every text delta, before the reader sees it; never for
+        reasoning, refusals or tool arguments (use ``stream.events()``).
+        """
 
     async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        """The request finished; ``response`` is its complete result."""
+        """The request finished; ``response`` is its complete :class:`~streamkit.results.LLMResult`.
+
+        ``kwargs``: ``run_id``. Called once, after the last event and
+        before ``generate()`` or the stream's iteration returns.
+        """
 
     async def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
-        """The request failed or was abandoned; ``error.partial_result`` if any."""
+        """The request failed or was abandoned; ``error.partial_result`` holds what had arrived.
+
+        ``error`` is the streamkit error raised to the reader, or
+        :class:`~streamkit.errors.StreamAbandoned` when the reader left
+        early (``break``, cancellation, ``aclose()``). ``kwargs``:
+        ``run_id``. All handlers' ``on_llm_error`` together may take 5
+        seconds, then they are cancelled; a failure in one is logged, never
+        raised over ``error``.
+        """
 
     async def on_retry(self, error: BaseException, **kwargs: Any) -> None:
-        """A failed attempt is about to be retried (``attempt``, ``delay`` in kwargs)."""
+        """A failed attempt is about to be retried: ``error`` is why (an :class:`~streamkit.errors.APIError`).
+
+        ``kwargs``: ``attempt`` (the retry's number, from 1), ``delay``
+        (the back-off before it, in seconds) and ``run_id``.
+        """
 
 
 CallbackHandler: TypeAlias = BaseCallbackHandler | AsyncCallbackHandler
+"""A handler of either kind."""
 #: What ``callbacks=`` accepts: handlers, possibly wrapped to run in the background.
 AnyHandler: TypeAlias = "BaseCallbackHandler | AsyncCallbackHandler | BackgroundHandler"
 Callbacks: TypeAlias = Sequence[AnyHandler] | None
+"""What ``callbacks=`` accepts (on a model or a call).
+
+A list of handlers, some wrapped in ``BackgroundHandler``, or ``None``.
+"""
 
 
 def _render(messages: list[BaseMessage]) -> str:

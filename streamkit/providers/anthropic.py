@@ -432,6 +432,32 @@ class AnthropicProvider(Provider):
             body["stream"] = True
         return body
 
+    structured_method = "tool"
+
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """``output_config: {"format": {"type": "json_schema", "schema"}}``, the schema adjusted to
+        what the API accepts (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs)."""
+        from ..structured import anthropic_schema
+
+        return {"output_config": {"format": {"type": "json_schema", "schema": anthropic_schema(schema)}}}
+
+    def structured_tool(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """A tool; strict tool use (``"strict": true``, adjusted schema) only when ``strict=True``."""
+        from ..structured import anthropic_schema
+
+        if strict is True:
+            return {
+                "name": name,
+                "description": description,
+                "input_schema": anthropic_schema(schema),
+                "strict": True,
+            }
+        return {"name": name, "description": description, "input_schema": schema}
+
     @staticmethod
     def tools_to_wire(specs: list[ToolSpec], choice: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -38,13 +38,29 @@ from ..errors import (
     ProtocolError,
     StreamkitError,
     error_from_payload,
+    error_message,
     payload_is_error,
 )
 from ..events import Event
-from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, SSEDecoder
+from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from ..tools import ToolSpec
 
-__all__ = ["Framing", "Provider", "StreamMapper", "bad_value", "count", "loads", "optional_str"]
+# What a provider module needs, in one place: the contract, the value
+# checks, and the shared readers of wire facts (an SSE event, a tool, an
+# error body or an in-stream error object: the one classifier).
+__all__ = [
+    "Framing",
+    "Provider",
+    "ServerSentEvent",
+    "StreamMapper",
+    "ToolSpec",
+    "bad_value",
+    "count",
+    "error_from_payload",
+    "error_message",
+    "loads",
+    "optional_str",
+]
 
 #: How a response body is cut into frames: Server-Sent Events, one JSON
 #: value per line (NDJSON), or one whole JSON document.
@@ -272,6 +288,10 @@ class Provider(ABC):
     base_url_env: ClassVar[str | None] = None
     #: The provider's own API (``https://...``); "" when there is none.
     default_base_url: ClassVar[str] = ""
+    #: Whether ``default_base_url`` needs an API key: a model made for it
+    #: without one fails at once, naming :attr:`api_key_env` (False for a
+    #: local server such as Ollama's).
+    requires_key: ClassVar[bool] = True
 
     def endpoint(self, params: dict[str, Any], stream: bool) -> str:
         """The path (and query) of one request, appended to ``base_url``.
@@ -302,6 +322,37 @@ class Provider(ABC):
         if specs or choice is not None:
             raise InvalidArgumentError(f"{type(self).__name__} does not support tools")
         return {}
+
+    #: ``with_structured_output()``'s method when none is given: ``"json_schema"``
+    #: (the provider's JSON output mode, :meth:`output_format`) or ``"tool"``
+    #: (a forced tool call, :meth:`structured_tool`).
+    structured_method: ClassVar[Literal["json_schema", "tool"]] = "json_schema"
+
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """Body fields asking for an answer that is JSON fitting ``schema`` (the ``json_schema`` method).
+
+        They are merged into the request body key by key, nested objects
+        too (a ``generationConfig`` or ``output_config`` already there keeps
+        its other keys). ``strict`` is None for the provider's safe default.
+        Raises :class:`~streamkit.errors.InvalidArgumentError` when the
+        provider has no such mode (the default).
+        """
+        raise InvalidArgumentError(
+            f"{type(self).__name__} has no JSON output mode: use with_structured_output(..., method='tool')"
+        )
+
+    def structured_tool(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """The tool forced for the ``tool`` method, as a neutral tool dict.
+
+        ``{"name", "description", "parameters"}`` (plus ``"strict": True``
+        where the provider enforces schemas): :meth:`tools_to_wire` puts it
+        in the wire's form. The default sends ``schema`` as it is.
+        """
+        return {"name": name, "description": description, "parameters": schema}
 
     @abstractmethod
     def auth_headers(self, api_key: str | None) -> dict[str, str]:

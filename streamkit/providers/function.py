@@ -48,7 +48,7 @@ as for HTTP: ``first_token`` and ``read`` bound the waits between events,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar, Unpack, overload
 
 from pydantic import Field, field_serializer, field_validator
 
@@ -56,11 +56,11 @@ from ..adapter import EventSource, Opener
 from ..errors import APIError, ProtocolError
 from ..events import Event
 from ..messages import BaseMessage
-from ..models import ChatModel
+from ..models import ChatModel, ChatModelSettings
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper
 
-__all__ = ["FunctionModel", "FunctionProvider", "StreamFunction", "function_model"]
+__all__ = ["FunctionModel", "FunctionModelSettings", "FunctionProvider", "StreamFunction", "function_model"]
 
 #: ``function(messages, params)`` -> an async iterator of events or ``str`` tokens.
 StreamFunction = Callable[[list[BaseMessage], dict[str, Any]], AsyncIterator[Event | str]]
@@ -128,6 +128,12 @@ class FunctionProvider(Provider):
         return None, None
 
 
+class FunctionModelSettings(ChatModelSettings, total=False):
+    """:class:`FunctionModel`'s keyword arguments: the chat settings and ``function``."""
+
+    function: StreamFunction
+
+
 class FunctionModel(ChatModel):
     """A chat model whose answers come from an async generator function.
 
@@ -144,7 +150,10 @@ class FunctionModel(ChatModel):
     function: Callable[..., Any]
     model: str = Field(default="function", alias="model_name", min_length=1)
 
-    def __init__(self, function: StreamFunction | None = None, /, **data: Any) -> None:
+    def __init__(
+        self, function: StreamFunction | None = None, /, **settings: Unpack[FunctionModelSettings]
+    ) -> None:
+        data: dict[str, Any] = dict(settings)
         if function is not None:
             data["function"] = function
         if callable(data.get("function")) and "model" not in data and "model_name" not in data:
@@ -184,10 +193,10 @@ class FunctionModel(ChatModel):
 def function_model(function: StreamFunction, /) -> FunctionModel: ...
 @overload
 def function_model(
-    function: None = None, /, **settings: Any
+    function: None = None, /, **settings: Unpack[FunctionModelSettings]
 ) -> Callable[[StreamFunction], FunctionModel]: ...
 def function_model(
-    function: StreamFunction | None = None, /, **settings: Any
+    function: StreamFunction | None = None, /, **settings: Unpack[FunctionModelSettings]
 ) -> FunctionModel | Callable[[StreamFunction], FunctionModel]:
     """Decorate an async generator function to make it a :class:`FunctionModel`.
 

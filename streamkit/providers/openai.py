@@ -540,6 +540,38 @@ class _OpenAIProvider(Provider):
                 out["tool_choice"] = {"type": "function", "function": {"name": choice}}
         return out
 
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """``response_format: {"type": "json_schema", ...}``, strict unless ``strict=False``
+        (https://platform.openai.com/docs/guides/structured-outputs)."""
+        from ..structured import openai_strict_schema
+
+        strict = strict is not False
+        json_schema: dict[str, Any] = {
+            "name": name,
+            "schema": openai_strict_schema(schema) if strict else schema,
+            "strict": strict,
+        }
+        if description:
+            json_schema["description"] = description
+        return {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+
+    def structured_tool(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """A function tool, strict (schema made strict-compatible) unless ``strict=False``."""
+        from ..structured import openai_strict_schema
+
+        if strict is False:
+            return {"name": name, "description": description, "parameters": schema}
+        return {
+            "name": name,
+            "description": description,
+            "parameters": openai_strict_schema(schema),
+            "strict": True,
+        }
+
     @staticmethod
     def common_body(params: dict[str, Any], stream: bool) -> dict[str, Any]:
         """The shared fields; ``params["stream_usage"]`` (the model setting) is not sent.
@@ -641,6 +673,7 @@ class _ChatMock(MockWire):
 
     name = "openai-chat"
     routes = ("/v1/chat/completions",)
+    base_path = "/v1"
 
     def check(self, body: Any, headers: Mapping[str, str]) -> dict[str, Any] | None:
         return check_openai_chat(body)

@@ -131,7 +131,8 @@ class MockResponse:
     """One scripted answer.
 
     * ``text`` / ``tokens``: the answer (``tokens`` fixes the split; default
-      splits ``text`` into words). ``choices`` gives one text per choice (n>1).
+      splits ``text`` into words). ``choices`` gives one text per choice (n>1);
+      without it, a request's ``n`` choices each give the same answer.
     * ``tool_calls``: ``[{"name": ..., "args": {...}, "id": optional}]``,
       streamed after the text, the arguments' JSON in three pieces (or
       ``"fragments": [...]`` instead of ``args``: exactly those pieces, even
@@ -312,6 +313,18 @@ class MockServer:
         """The ``base_url`` for ``OpenAI``/``ChatOpenAI`` (with ``/v1``)."""
         return f"{self.url}/v1"
 
+    def base_url_for(self, provider: str) -> str:
+        """The ``base_url`` for a registered provider's models (``"gemini"``, ``"ollama"``...).
+
+        Raises ``KeyError`` for a name the registry (``streamkit.providers``) does not know.
+        """
+        from ..providers import get
+
+        wires = get(provider).mock_wires()
+        if not wires:
+            raise KeyError(f"provider {provider!r} has no mock wire")
+        return self.url + wires[0].base_path
+
     @property
     def anthropic_base_url(self) -> str:
         """The ``base_url`` for ``Anthropic``/``ChatAnthropic`` (no ``/v1``, as in Anthropic's SDK)."""
@@ -405,6 +418,9 @@ class MockServer:
         texts = script.choices or [script.text if script.text is not None else canned_reply(prompt)]
         if (script.tool_calls or script.refusal) and script.text is None and not script.choices:
             texts = [""]
+        n = body.get("n")
+        if isinstance(n, int) and n > 1 and not script.choices and texts[0] and script.tokens is None:
+            texts = texts * n  # n choices asked for, one answer scripted: each choice gives it
         token_lists = [script.tokens] if script.tokens is not None else [split_tokens(t) for t in texts]
         usage = (
             dict(script.usage)

@@ -44,6 +44,9 @@ class MockWire:
     #: aiohttp route patterns answered with POST (``/v1/chat/completions``,
     #: ``/v1beta/models/{call}``...).
     routes: tuple[str, ...] = ()
+    #: What a model's ``base_url`` adds to the server's root for this wire
+    #: (``"/v1"`` for OpenAI's, whose base URL includes it; ``""`` for Anthropic's).
+    base_path: str = ""
     #: The ``Content-Type`` of a streamed answer.
     content_type: str = "text/event-stream"
     #: Sent during a scripted stall every ``keepalive_every`` seconds (b"": nothing).
