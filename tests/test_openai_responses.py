@@ -284,19 +284,81 @@ async def test_tools_in_the_responses_form() -> None:
     assert wire(given, "required")["tool_choice"] == "required"
 
 
-async def test_structured_output_is_sent_as_text_format() -> None:
-    class City(BaseModel):
-        name: str
-        population: int
+class City(BaseModel):
+    name: str
+    population: int | None = None
 
-    async with MockServer() as server, model(server) as llm:
+
+async def test_structured_output_is_sent_as_text_format() -> None:
+    """with_structured_output's json_schema method is Provider.output_format: ``text.format``, strict."""
+    async with MockServer() as server, model(server, text={"verbosity": "low"}) as llm:
         city = await llm.with_structured_output(City)("The biggest city in France?")
         body = server.requests[-1].json
     assert city == City(name="mock", population=1)  # the mock's answer to the schema
     fmt = body["text"]["format"]
+    assert body["text"]["verbosity"] == "low"  # merged into the text setting, not replacing it
     assert fmt["type"] == "json_schema" and fmt["name"] == "City" and fmt["strict"] is True
-    assert set(fmt["schema"]["properties"]) == {"name", "population"}
-    assert "response_format" not in body
+    assert "json_schema" not in fmt  # Chat Completions' nesting is not the Responses form
+    # The strict-mode schema, as ChatOpenAI sends it: every property required, nothing else allowed.
+    assert fmt["schema"]["required"] == ["name", "population"]
+    assert fmt["schema"]["additionalProperties"] is False
+    assert "response_format" not in body and "tools" not in body
+
+
+def test_output_format_and_structured_tool_shapes() -> None:
+    provider = OpenAIResponsesProvider()
+    schema = City.model_json_schema()
+    loose = provider.output_format("City", "A city.", schema, strict=False)
+    assert loose == {
+        "text": {
+            "format": {
+                "type": "json_schema",
+                "name": "City",
+                "schema": schema,
+                "strict": False,
+                "description": "A city.",
+            }
+        }
+    }
+    strict = provider.output_format("City", "", schema, strict=None)["text"]["format"]
+    assert strict["strict"] is True and "description" not in strict
+    assert strict["schema"]["required"] == ["name", "population"]
+    assert "required" not in schema or schema["required"] == ["name"]  # the caller's schema is not changed
+    tool = provider.structured_tool("City", "A city.", schema, strict=None)
+    assert tool["strict"] is True and tool["parameters"]["additionalProperties"] is False
+    assert provider.structured_tool("City", "", schema, strict=False) == {
+        "name": "City",
+        "description": "",
+        "parameters": schema,
+    }
+
+
+async def test_structured_output_by_forced_tool() -> None:
+    """method='tool': the neutral tool dict rendered in the Responses function-tool form, strict."""
+    async with MockServer() as server, model(server) as llm:
+        city = await llm.with_structured_output(City, method="tool")("The biggest city in France?")
+        loose = await llm.with_structured_output(City, method="tool", strict=False)("And in Spain?")
+        strict_body, loose_body = (r.json for r in server.requests[-2:])
+    assert city == loose == City(name="mock", population=1)
+    (tool,) = strict_body["tools"]
+    assert tool["type"] == "function" and tool["name"] == "City" and tool["strict"] is True
+    assert "function" not in tool  # no Chat Completions wrapper
+    assert tool["parameters"]["required"] == ["name", "population"]
+    assert strict_body["tool_choice"] == {"type": "function", "name": "City"}
+    assert "text" not in strict_body
+    assert loose_body["tools"][0]["strict"] is False
+    assert loose_body["tools"][0]["parameters"]["required"] == ["name"]
+
+
+async def test_response_format_is_not_a_responses_setting() -> None:
+    """Chat Completions' ``response_format`` is refused before any request (the API rejects it too)."""
+    async with MockServer() as server, model(server) as llm:
+        with pytest.raises(InvalidArgumentError, match="response_format"):
+            await llm("hi", response_format={"type": "json_object"})
+        assert server.requests == []
+        # The JSON mode itself is the text setting.
+        await llm("hi", text={"format": {"type": "json_object"}})
+        assert server.requests[-1].json["text"] == {"format": {"type": "json_object"}}
 
 
 # -- the mock server end to end -------------------------------------------------

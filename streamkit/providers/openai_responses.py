@@ -815,24 +815,6 @@ def messages_to_input(messages: Sequence[BaseMessage], store: Any = None) -> lis
     return items
 
 
-def _text_format(response_format: Any) -> dict[str, Any]:
-    """Chat Completions' ``response_format`` (what ``with_structured_output`` sends) as ``text.format``.
-
-    ``{"type": "json_schema", "json_schema": {"name", "schema", "strict",
-    "description"}}`` becomes ``{"type": "json_schema", "name", "schema",
-    "strict", "description"}`` (https://platform.openai.com/docs/guides/structured-outputs?api-mode=responses).
-    """
-    if not isinstance(response_format, dict):
-        raise _bad("response_format", "must be an object such as {'type': 'json_schema', ...}")
-    kind = response_format.get("type")
-    if kind == "json_schema":
-        spec = response_format.get("json_schema")
-        if not isinstance(spec, dict):
-            raise _bad("response_format.json_schema", "must be an object with a name and a schema")
-        return {"type": "json_schema", **spec}
-    return dict(response_format)
-
-
 class OpenAIResponsesProvider(Provider):
     """``POST /v1/responses``: the body, the mapper, the errors (``base_url`` includes ``/v1``)."""
 
@@ -857,8 +839,7 @@ class OpenAIResponsesProvider(Provider):
     def build(self, messages: Sequence[BaseMessage], params: dict[str, Any], stream: bool) -> dict[str, Any]:
         """The request body (https://platform.openai.com/docs/api-reference/responses/create).
 
-        ``max_tokens`` is sent as ``max_output_tokens``; a ``response_format``
-        becomes ``text.format``; with ``reasoning`` set and ``store=False``,
+        ``max_tokens`` is sent as ``max_output_tokens``; with ``reasoning`` set and ``store=False``,
         ``include`` gets ``reasoning.encrypted_content`` (the reasoning items
         can then go back next turn). Raises :class:`InvalidArgumentError` for
         ``stop`` (the API has no stop sequences).
@@ -872,9 +853,6 @@ class OpenAIResponsesProvider(Provider):
         max_tokens = body.pop("max_tokens", None)
         if max_tokens is not None:
             body.setdefault("max_output_tokens", max_tokens)
-        response_format = body.pop("response_format", None)
-        if response_format is not None:
-            body["text"] = {**(body.get("text") or {}), "format": _text_format(response_format)}
         store = body.get("store")
         include = list(body.pop("include", None) or ())
         if body.get("reasoning") is not None and store is False and ENCRYPTED_REASONING not in include:
@@ -928,6 +906,55 @@ class OpenAIResponsesProvider(Provider):
                 else:
                     out["tool_choice"] = {"type": "function", "name": choice}
         return out
+
+    def output_format(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """``{"text": {"format": {"type": "json_schema", "name", "schema", "strict"}}}`` (plus
+        ``"description"`` when there is one), strict unless ``strict=False``.
+
+        The Responses API's form of structured output: the fields Chat
+        Completions nests in ``response_format.json_schema`` sit directly in
+        ``text.format`` (https://platform.openai.com/docs/guides/structured-outputs?api-mode=responses,
+        and the SDK's ``ResponseFormatTextJSONSchemaConfig``). A strict
+        schema is made strict-compatible as for ``ChatOpenAI`` (every
+        property required, ``additionalProperties: false``:
+        :func:`streamkit.structured.openai_strict_schema`). Merged into the
+        body key by key, so a ``text={"verbosity": ...}`` setting stays.
+        """
+        from ..structured import openai_strict_schema
+
+        strict = strict is not False
+        fmt: dict[str, Any] = {
+            "type": "json_schema",
+            "name": name,
+            "schema": openai_strict_schema(schema) if strict else schema,
+            "strict": strict,
+        }
+        if description:
+            fmt["description"] = description
+        return {"text": {"format": fmt}}
+
+    def structured_tool(
+        self, name: str, description: str, schema: dict[str, Any], strict: bool | None
+    ) -> dict[str, Any]:
+        """The forced function tool, strict (its schema made strict-compatible) unless ``strict=False``.
+
+        :meth:`tools_to_wire` sends a tool without ``strict`` as
+        ``"strict": false``; the structured tool asks for ``"strict": true``
+        as ``ChatOpenAI``'s does, so the arguments are enforced to fit
+        (https://platform.openai.com/docs/guides/function-calling#strict-mode).
+        """
+        from ..structured import openai_strict_schema
+
+        if strict is False:
+            return {"name": name, "description": description, "parameters": schema}
+        return {
+            "name": name,
+            "description": description,
+            "parameters": openai_strict_schema(schema),
+            "strict": True,
+        }
 
     def parse_response(self, body: Any) -> list[Event]:
         """A whole ``response`` object, through the same mapper as a stream.
@@ -1012,9 +1039,10 @@ class ChatOpenAIResponses(ChatModel):
         "text",
     }
     # Responses request fields accepted per call as given
-    # (https://platform.openai.com/docs/api-reference/responses/create);
-    # ``response_format`` (Chat Completions' name, sent by with_structured_output)
-    # becomes ``text.format``.
+    # (https://platform.openai.com/docs/api-reference/responses/create).
+    # Not ``response_format``: that is Chat Completions' name, which the
+    # Responses API rejects; JSON output is ``text.format`` (``text=`` or
+    # with_structured_output, through OpenAIResponsesProvider.output_format).
     _body_fields = frozenset(
         {
             "parallel_tool_calls",
@@ -1032,7 +1060,6 @@ class ChatOpenAIResponses(ChatModel):
             "conversation",
             "prompt",
             "stream_options",
-            "response_format",
         }
     )
     _json_fields = ("reasoning", "text")
