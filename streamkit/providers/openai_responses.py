@@ -79,7 +79,7 @@ import mimetypes
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import Field
 
@@ -112,7 +112,7 @@ from ..events import (
     Usage,
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from ..models import ChatModel
+from ..models import ChatModel, ChatModelSettings
 from ..sse import ServerSentEvent
 from ..testing.render import Answer, sse
 from ..testing.wire import MockWire
@@ -123,6 +123,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MOCK",
     "ChatOpenAIResponses",
+    "ChatOpenAIResponsesSettings",
     "OpenAIResponsesProvider",
     "ResponsesMapper",
     "messages_to_input",
@@ -1000,6 +1001,18 @@ class OpenAIResponsesProvider(Provider):
 # -- the model class ---------------------------------------------------------
 
 
+class ChatOpenAIResponsesSettings(ChatModelSettings, total=False):
+    """``ChatOpenAIResponses(...)``'s keyword arguments (:class:`~streamkit.models.ChatModelSettings` and
+    these)."""
+
+    reasoning: dict[str, Any] | None
+    store: bool | None
+    include: list[str] | None
+    previous_response_id: str | None
+    instructions: str | None
+    text: dict[str, Any] | None
+
+
 class ChatOpenAIResponses(ChatModel):
     """OpenAI's Responses API (``/v1/responses``): message lists in, ``AIMessage`` out.
 
@@ -1071,6 +1084,10 @@ class ChatOpenAIResponses(ChatModel):
     previous_response_id: str | None = None
     instructions: str | None = None
     text: dict[str, Any] | None = None
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **settings: Unpack[ChatOpenAIResponsesSettings]) -> None: ...
 
     def _extra_params(self) -> dict[str, Any]:
         return {
