@@ -184,6 +184,15 @@ PUBLIC: dict[str, list[str]] = {
         "messages_to_wire",
         "ollama_host",
     ],
+    "streamkit.providers.openai_responses": [
+        "ChatOpenAIResponses",
+        "ChatOpenAIResponsesSettings",
+        "DEFAULT_MODEL",
+        "MOCK",
+        "OpenAIResponsesProvider",
+        "ResponsesMapper",
+        "messages_to_input",
+    ],
     "streamkit.providers.function": [
         "FunctionModel",
         "FunctionModelSettings",
