@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.errors import IncompleteStreamError, ProviderStreamError, StreamkitError
+from streamkit.errors import IncompleteStreamError, RateLimitError, StreamkitError
 from streamkit.events import Event, Finish, MessageStart
 from streamkit.providers.openai_responses import OpenAIResponsesProvider
 
@@ -72,7 +72,7 @@ def test_the_whole_feed_is_sane(name: str) -> None:
     whole = WHOLE[name]
     assert isinstance(whole.events[0], MessageStart)
     if name.startswith("error_"):
-        assert whole.error is not None and whole.error[0] is ProviderStreamError
+        assert whole.error is not None and whole.error[0] is RateLimitError  # insufficient_quota: a 429
         assert whole.error[2] == "insufficient_quota"
         assert not whole.terminal
     else:
@@ -125,7 +125,7 @@ def test_a_cut_stream_fails_the_same_in_any_chunking(data: st.DataObject) -> Non
     whole = run([truncated])
     points = data.draw(st.lists(st.integers(0, cut), max_size=12), label="split points")
     assert run(split_at(truncated, points)) == whole
-    if name.startswith("error_") and whole.error is not None and whole.error[0] is ProviderStreamError:
+    if name.startswith("error_") and whole.error is not None and whole.error[0] is RateLimitError:
         return  # the cut came after the error event
     if not body[cut:].strip(b"\n"):
         # Only the final blank line is missing: the last event arrived whole (its data line ended).

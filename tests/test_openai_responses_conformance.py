@@ -25,7 +25,7 @@ import openai
 import pytest
 from wire_replay import CHUNKINGS, check_reads, record_reads, replay
 
-from streamkit.errors import ProviderStreamError
+from streamkit.errors import RateLimitError
 from streamkit.events import Citation, ContentBlock, Finish, MessageStart, ServerToolUse, TextDelta, Usage
 from streamkit.messages import AIMessage, HumanMessage
 from streamkit.providers.openai_responses import ChatOpenAIResponses, OpenAIResponsesProvider
@@ -252,12 +252,18 @@ async def test_recorded_whole_response(fx: Fixture) -> None:
 
 @pytest.mark.parametrize("chunking", list(CHUNKINGS))
 async def test_recorded_in_stream_error(chunking: str) -> None:
-    """The ``error`` event (fields nested under ``error``): a typed error, the partial result kept."""
+    """The ``error`` event (fields nested under ``error``): a typed error, the partial result kept.
+
+    ``insufficient_quota`` is OpenAI's 429 "You exceeded your current quota"
+    (https://platform.openai.com/docs/guides/error-codes/api-errors): a
+    RateLimitError, as the same error in an HTTP 429 body is.
+    """
     async with MockServer() as server, _model(server, streaming=True) as llm:
         server.enqueue(replay(ERROR.body, chunking))
-        with pytest.raises(ProviderStreamError) as info:
+        with pytest.raises(RateLimitError) as info:
             await llm.ainvoke(_prompt())
     error = info.value
+    assert error.status_code == 429
     expected = ERROR.expected["error_event"]["error"]
     assert error.message == expected["message"]
     assert error.error_type == "insufficient_quota"
@@ -378,6 +384,6 @@ async def test_the_official_sdk_fails_on_the_recorded_error_with_the_same_messag
         finally:
             await client.close()
         async with _model(server, streaming=True) as llm:
-            with pytest.raises(ProviderStreamError) as ours:
+            with pytest.raises(RateLimitError) as ours:
                 await llm.ainvoke(_prompt())
     assert ours.value.message == sdk_error.value.message

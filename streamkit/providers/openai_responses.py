@@ -218,10 +218,11 @@ def stream_error(payload: Any) -> APIError:
     HTTP error body is ``{"error": {"message", "type", "param", "code"}}``.
     The error's kind is its ``type`` or ``code``, whichever
     :func:`~streamkit.errors.error_from_payload` classifies
-    (``rate_limit_exceeded`` is a :class:`~streamkit.errors.RateLimitError`,
-    ``server_error`` a retryable :class:`~streamkit.errors.ProviderStreamError`,
-    an unknown one such as ``insufficient_quota`` a
-    :class:`~streamkit.errors.ProviderStreamError` with that ``error_type``);
+    (``rate_limit_exceeded`` and ``insufficient_quota`` are a
+    :class:`~streamkit.errors.RateLimitError`, ``server_error`` a retryable
+    :class:`~streamkit.errors.ProviderStreamError`, an unknown one such as
+    ``invalid_prompt`` a :class:`~streamkit.errors.ProviderStreamError` with
+    that ``error_type``);
     ``body`` keeps the payload as it came.
     """
     if payload.__class__ is not dict:
