@@ -111,6 +111,16 @@ def test_registered_with_its_mock_wire() -> None:
     assert MOCK.routes == ("/v1/responses",)
 
 
+async def test_the_mock_base_url_for_the_registry_name_reaches_the_wire() -> None:
+    """What ``streamkit mock``, the CLI's ``--mock`` and the web example use: base_url_for(name)."""
+    async with MockServer() as server:
+        assert server.base_url_for("openai-responses") == server.openai_base_url  # it includes /v1
+        base_url = server.base_url_for("openai-responses")
+        async with ChatOpenAIResponses(base_url=base_url, api_key="k", max_retries=0) as llm:
+            assert (await llm("hi")).content == "This is the streamkit mock server answering: hi"
+        assert server.requests[-1].path == "/v1/responses"
+
+
 async def test_endpoint_auth_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     async with MockServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)

@@ -1147,6 +1147,7 @@ class _ResponsesMock(MockWire):
 
     name = "openai-responses"
     routes = ("/v1/responses",)
+    base_path = "/v1"  # a ChatOpenAIResponses base_url includes /v1, as ChatOpenAI's does
     stop_reason = "completed"
     tool_reason = "completed"
 
