@@ -1041,6 +1041,9 @@ class ChatOpenAIResponses(ChatModel):
     Tools are sent in the Responses form (see
     :meth:`OpenAIResponsesProvider.tools_to_wire`); ``AIMessage.content_blocks``
     holds the response's output items, sent back as they came.
+    ``with_structured_output()`` asks for ``text.format`` (see
+    :meth:`OpenAIResponsesProvider.output_format`); Chat Completions'
+    ``response_format`` is refused, as the API refuses it.
     """
 
     _provider_class = OpenAIResponsesProvider
