@@ -511,8 +511,9 @@ async def _mock(args: argparse.Namespace) -> int:
         if entry.preset or not entry.mocks:
             continue  # a preset speaks another provider's wire
         env = entry.provider().base_url_env
-        if env:
-            exports.append(f"  export {env}={server.base_url_for(entry.name)}")
+        line = f"  export {env}={server.base_url_for(entry.name)}"
+        if env and line not in exports:  # the Responses API shares OPENAI_BASE_URL
+            exports.append(line)
         routes += [route for wire in entry.mock_wires() for route in wire.routes]
     print(
         f"streamkit mock server on {server.url} (Ctrl-C to stop)\n"

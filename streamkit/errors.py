@@ -637,9 +637,14 @@ def redact_error(error: E, secrets: Sequence[str]) -> E:
 #: Error ``type``/``code`` strings servers put in error objects, and the
 #: HTTP status each stands for. Anthropic's are documented at
 #: https://docs.anthropic.com/en/api/errors ; ``rate_limit_exceeded`` is
-#: OpenAI's code for the same thing. ``api_error`` (Anthropic's "unexpected
-#: internal error") is left out on purpose: sent inside a stream that began
-#: with HTTP 200 it is a :class:`ProviderStreamError`, never "HTTP 500".
+#: OpenAI's code for the same thing, and ``insufficient_quota`` OpenAI's type
+#: and code for "429 - You exceeded your current quota, please check your plan
+#: and billing details" (credits or the monthly budget used up;
+#: https://platform.openai.com/docs/guides/error-codes/api-errors), sent as an
+#: HTTP 429 body or inside a stream (a Responses API ``error`` event).
+#: ``api_error`` (Anthropic's "unexpected internal error") is left out on
+#: purpose: sent inside a stream that began with HTTP 200 it is a
+#: :class:`ProviderStreamError`, never "HTTP 500".
 ERROR_TYPE_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -649,6 +654,7 @@ ERROR_TYPE_STATUS: dict[str, int] = {
     "request_too_large": 413,
     "rate_limit_error": 429,
     "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
     "timeout_error": 504,
     "overloaded_error": 529,
 }

@@ -20,7 +20,9 @@ from streamkit import (
     ChatOpenAI,
     InternalServerError,
     OverloadedError,
+    RateLimitError,
 )
+from streamkit.errors import error_from_payload
 from streamkit.models import ChatModel
 from streamkit.providers.anthropic import AnthropicProvider
 from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
@@ -194,6 +196,51 @@ async def test_anthropic_error_type_is_kept_and_classifies() -> None:
         err = await failure(model_for("anthropic", server.url))
     assert isinstance(err, OverloadedError)
     assert err.error_type == "overloaded_error" and "Overloaded" in str(err)
+
+
+#: OpenAI's "429 - You exceeded your current quota, please check your plan and billing details"
+#: (https://platform.openai.com/docs/guides/error-codes/api-errors), as its error object; older
+#: bodies had ``"code": null``.
+QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+QUOTA = {"message": QUOTA_MESSAGE, "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"error": QUOTA},
+        {"error": {**QUOTA, "code": None}},
+        {"error": {**QUOTA, "type": None}},  # only the code names it
+        {"type": "error", "error": QUOTA},
+    ],
+    ids=["documented", "code-null", "code-only", "event"],
+)
+def test_insufficient_quota_is_a_rate_limit_error(payload: dict[str, Any]) -> None:
+    """The shared classifier: OpenAI's quota error is a 429, whichever field names it."""
+    err = error_from_payload(payload)
+    assert isinstance(err, RateLimitError)
+    assert err.status_code == 429 and err.error_type == "insufficient_quota"
+    assert err.message == QUOTA_MESSAGE and err.body == payload
+
+
+async def test_insufficient_quota_inside_a_chat_completions_stream() -> None:
+    """An error object in a 200 stream (a gateway relaying OpenAI's) is the same RateLimitError."""
+    frames = b'data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,'
+    frames += b'"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+    frames += b"data: " + json.dumps({"error": QUOTA}).encode() + b"\n\n"
+    async with MockServer() as server:
+        server.enqueue(MockResponse(raw=frames, content_type="text/event-stream"))
+        async with ChatOpenAI(
+            base_url=server.openai_base_url, api_key="k", max_retries=0, streaming=True
+        ) as chat:
+            with pytest.raises(RateLimitError) as info:
+                await chat("hi")
+    assert info.value.error_type == "insufficient_quota" and info.value.message == QUOTA_MESSAGE
+    partial = info.value.partial_result
+    assert partial is not None and partial.generations[0][0].text == "Hi"
 
 
 @pytest.mark.parametrize("body", [s[1] for s in SHAPES], ids=[s[0] for s in SHAPES])

@@ -125,8 +125,10 @@ def _whole(body: Body) -> Outcome:
 
 
 def test_every_fixture_is_covered() -> None:
-    # Every recorded body under these folders, and no other folder with bodies exists unseen.
-    assert set(PROVIDERS) <= {path.parent.name for path in WIRE.glob("*/*.sse")}
+    # Every recorded body under these folders. Other providers' folders (openai_responses, ...)
+    # have their own chunking tests (tests/test_openai_responses_chunking.py, ...).
+    folders = {path.parent.name for path in WIRE.glob("*/*.sse")}
+    assert set(PROVIDERS) <= folders
     assert len(BODIES) == sum(len(list((WIRE / folder).glob("*.sse"))) for folder in PROVIDERS)
     assert sum(body.provider is AnthropicProvider for body in BODIES) == 7
     assert sum(body.provider is not AnthropicProvider for body in BODIES) == 10

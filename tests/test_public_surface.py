@@ -200,6 +200,15 @@ PUBLIC: dict[str, list[str]] = {
         "MOCK",
         "contents_to_wire",
     ],
+    "streamkit.providers.openai_responses": [
+        "ChatOpenAIResponses",
+        "ChatOpenAIResponsesSettings",
+        "DEFAULT_MODEL",
+        "MOCK",
+        "OpenAIResponsesProvider",
+        "ResponsesMapper",
+        "messages_to_input",
+    ],
     "streamkit.providers.function": [
         "FunctionModel",
         "FunctionModelSettings",
