@@ -3,8 +3,9 @@
 The public names, and nothing else; see the README for a tour.
 """
 
-from .adapter import ResponseStream
-from .anthropic import Anthropic, ChatAnthropic
+from ._adapter import ResponseStream
+from ._anthropic import Anthropic, ChatAnthropic
+from ._openai import ChatOpenAI, OpenAI
 from .errors import (
     APIConnectionError,
     APIError,
@@ -33,7 +34,6 @@ from .errors import (
     StreamStateError,
 )
 from .messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
-from .openai import ChatOpenAI, OpenAI
 from .results import ChatGeneration, Generation, LLMResult, RunInfo
 from .smoothing import smooth
 

@@ -621,7 +621,7 @@ def redact_error(error: E, secrets: Sequence[str]) -> E:
 
     Its ``__cause__``/``__context__`` are not touched: whoever raises it
     decides what it chains (the transport chains nothing that holds the
-    request, see :mod:`streamkit.transport`).
+    request, see :mod:`streamkit._transport`).
     """
     if not secrets:
         return error

@@ -6,7 +6,7 @@ They print and serialise as LangChain users know them
 ``HumanMessage``, ``SystemMessage`` and ``ToolMessage`` content is a
 ``str`` or a list of content parts (:data:`MessageContent`): text, images
 and documents in the shapes LangChain users write; see
-:mod:`streamkit.content` for the accepted shapes and how each provider
+:mod:`streamkit._content` for the accepted shapes and how each provider
 receives them. ``AIMessage.content`` is always the answer text.
 """
 

@@ -11,7 +11,7 @@ drive the same pipeline::
     async for token in llm.stream("prompt"): ... # tokens; then stream.result
 
 Use ``async with llm:`` or ``await llm.aclose()`` to release connections.
-Connections are pooled per event loop (see :class:`~streamkit.transport.Transport`):
+Connections are pooled per event loop (see :class:`~streamkit._transport.Transport`):
 a model made at import time works across ``asyncio.run`` calls, pytest-asyncio's
 per-test loops and threads, and each pool is closed on its own loop.
 
@@ -71,21 +71,28 @@ from pydantic import (
     field_validator,
 )
 
-from .adapter import Opener, ResponseStream
-from .callbacks.base import AnyHandler, check_handlers
-from .callbacks.manager import HandlerSet
+from ._adapter import Opener, ResponseStream
+from ._sse import DEFAULT_MAX_EVENT_SIZE
+from ._transport import (
+    DEFAULT_MAX_CONNECTIONS,
+    MIN_SECRET_LENGTH,
+    Body,
+    Transport,
+    encode_body,
+    resolve_proxy,
+)
+from .callbacks._base import AnyHandler, check_handlers
+from .callbacks._manager import HandlerSet
 from .deadlines import Timeouts, as_timeouts
 from .errors import APIError, InvalidArgumentError, StreamClosedError, StreamkitError, redact_error
 from .messages import AIMessage, BaseMessage, HumanMessage
 from .providers.base import Provider
 from .results import BatchProgress, ChatGeneration, LLMResult
-from .sse import DEFAULT_MAX_EVENT_SIZE
 from .sync import BlockingMixin, warn_if_never_awaited
 from .tools import ToolSpec, check_tool_choice, to_tool_specs
-from .transport import DEFAULT_MAX_CONNECTIONS, MIN_SECRET_LENGTH, Body, Transport, encode_body, resolve_proxy
 
 if TYPE_CHECKING:
-    from .fallbacks import ModelWithFallbacks
+    from ._fallbacks import ModelWithFallbacks
 
 if TYPE_CHECKING:
     from .structured import RawResult, StructuredChat
@@ -670,11 +677,11 @@ class StreamingModel(BaseModel):
     def with_fallbacks(self, fallbacks: Sequence[StreamingModel]) -> ModelWithFallbacks:
         """This model, then each of ``fallbacks`` in turn, for failures before any content.
 
-        See :mod:`streamkit.fallbacks`: only a retryable failure (after this
+        See :mod:`streamkit._fallbacks`: only a retryable failure (after this
         model's own retries) raised before any content reached anyone moves
         to the next model; ``llm_output["answered_by"]`` says which answered.
         """
-        from .fallbacks import ModelWithFallbacks
+        from ._fallbacks import ModelWithFallbacks
 
         if isinstance(fallbacks, StreamingModel) or not isinstance(fallbacks, Sequence):
             raise InvalidArgumentError(f"{type(self).__name__}.with_fallbacks() takes a list of models")

@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from .callbacks.base import BaseCallbackHandler
+from .callbacks._base import BaseCallbackHandler
 from .messages import BaseMessage
 from .results import ChatGeneration, LLMResult
 

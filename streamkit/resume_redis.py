@@ -12,7 +12,7 @@ Any worker can then serve the continuation of a stream another worker is
 generating: the worker that runs the upstream appends each frame to a Redis
 stream; the worker a client reconnects to reads the missed frames and then
 blocks for the live rest. Same guarantees as :class:`~streamkit.web.ResumeBuffer`
-(owner-bound, unguessable ids, explicit refusal) — see :mod:`streamkit.resume`.
+(owner-bound, unguessable ids, explicit refusal) — see :mod:`streamkit._resume`.
 
 Redis layout, per relayed stream ``S`` (every key under ``prefix``, with
 ``{S}`` as a Redis Cluster hash tag so a stream's keys share a slot):
@@ -56,8 +56,8 @@ from typing import Any
 import anyio
 from redis.asyncio import Redis
 
+from ._resume import _BATCH, ResumeStore, _Batch
 from .errors import InvalidArgumentError, StreamStateError
-from .resume import _BATCH, ResumeStore, _Batch
 
 __all__ = ["RedisResumeStore"]
 
@@ -108,7 +108,7 @@ class RedisResumeStore(ResumeStore):
     and the RESP2 protocol, its defaults; the store does not close it) or a ``redis://`` URL (the
     store makes the client and closes it on exit). ``grace``: seconds the
     upstream keeps running with nobody reading it (see
-    :mod:`streamkit.resume` for the cost); ``ttl``: seconds a stream's keys
+    :mod:`streamkit._resume` for the cost); ``ttl``: seconds a stream's keys
     live after its last frame (must exceed ``grace``); ``max_frames``: frames
     kept per stream (approximately: ``MAXLEN ~``); ``prefix``: of every key.
     Raises InvalidArgumentError for bad values.

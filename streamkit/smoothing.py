@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .adapter import ResponseStream
+from ._adapter import ResponseStream
 from .errors import InvalidArgumentError
 from .events import TextDelta, ThinkingDelta
 from .results import LLMResult

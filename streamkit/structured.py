@@ -144,8 +144,8 @@ from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError, create_
 from pydantic_core import from_json, to_jsonable_python
 from typing_extensions import ReadOnly, TypedDict, get_type_hints, is_typeddict
 
-from .adapter import ResponseStream
-from .callbacks.base import AnyHandler
+from ._adapter import ResponseStream
+from .callbacks._base import AnyHandler
 from .errors import InvalidArgumentError, OutputParserError, RefusalError, StreamStateError
 from .events import Event, TextDelta, ToolCallDelta, ToolCallStart, ends_in_scalar
 from .messages import AIMessage

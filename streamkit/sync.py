@@ -261,7 +261,7 @@ def _refuse_in_event_loop(model: object, call: str, instead: str) -> None:
 
 
 class _AsyncStream(Protocol):
-    """What the blocking stream drives: a :class:`~streamkit.adapter.ResponseStream`."""
+    """What the blocking stream drives: a :class:`~streamkit._adapter.ResponseStream`."""
 
     @property
     def result(self) -> LLMResult: ...
@@ -444,7 +444,7 @@ class SyncStream:
     """A blocking stream: ``for token in stream``, then ``stream.result``.
 
     What ``llm.stream_sync(...)`` returns; the blocking face of a
-    :class:`~streamkit.adapter.ResponseStream`, read one of three ways:
+    :class:`~streamkit._adapter.ResponseStream`, read one of three ways:
     tokens (``for``, ``next()``), typed events (``events()``), or the
     whole result (``collect()``). The request is sent when reading starts;
     from then on the stream is read on the model's loop thread as it

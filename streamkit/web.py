@@ -73,7 +73,7 @@ does not come back has its upstream cancelled, and a late reconnect gets
 what was relayed and then an ``error`` frame of type ``StreamAbandoned``
 (with ``grace=0`` that happens as soon as the client leaves). The cost of
 ``grace`` (the model keeps generating, and billing, for nobody) and who
-owns the upstream while its client is away: :mod:`streamkit.resume`. What
+owns the upstream while its client is away: :mod:`streamkit._resume`. What
 is guaranteed:
 
 - ``owner`` is a non-empty ``str`` the application derives from its own
@@ -126,7 +126,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from aiohttp import web
 
-from .adapter import ResponseStream
+from ._adapter import ResponseStream
+from ._resume import ResumeBuffer, ResumeStore, _new_stream_id, _owner_digest, _parse_event_id
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -151,7 +152,6 @@ from .events import (
 )
 from .messages import AIMessage
 from .results import ChatGeneration, LLMResult
-from .resume import ResumeBuffer, ResumeStore, _new_stream_id, _owner_digest, _parse_event_id
 from .smoothing import Smoothing, SmoothStream
 from .structured import PartialObject, StructuredStream, jsonable
 
@@ -287,7 +287,7 @@ def done_payload(result: LLMResult) -> dict[str, Any]:
         if info.get(key) is not None:
             payload[key] = info[key]
     if output.get("metrics") is not None:
-        payload["metrics"] = output["metrics"]  # time to first token, tokens/s, ... (streamkit.metrics)
+        payload["metrics"] = output["metrics"]  # time to first token, tokens/s, ... (streamkit._metrics)
     if "parsed" in info:  # structured output: the validated object
         payload["parsed"] = jsonable(info["parsed"])
     return payload

@@ -703,7 +703,7 @@ def ui_messages_to_streamkit(body: Any) -> list[BaseMessage]:
       else content parts: ``text`` → ``{"type": "text"}``, ``file`` →
       a standard ``image`` (``image/*``) or ``file`` block with its URL
       (``https://`` or ``data:``) and ``mime_type`` (checked when the
-      request is built, see :mod:`streamkit.content`); ``data-*`` parts
+      request is built, see :mod:`streamkit._content`); ``data-*`` parts
       are left out;
     * ``assistant``: per step (parts between ``step-start`` parts) an
       :class:`AIMessage` with the text and the tool calls (``tool-<name>``

@@ -6,7 +6,7 @@ import json
 
 import aiohttp
 
-from streamkit.sse import ServerSentEvent, SSEDecoder
+from streamkit._sse import ServerSentEvent, SSEDecoder
 
 
 def decode(raw: bytes) -> list[ServerSentEvent]:

@@ -24,7 +24,7 @@ from streamkit import (
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.events import ThinkingDelta
 from streamkit.testing import MockResponse, MockServer
-from streamkit.testing.server import RecordedRequest
+from streamkit.testing._server import RecordedRequest
 
 KEY = "sk-ant-SENTINEL-0123456789"
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from streamkit.errors import IncompleteStreamError, StreamkitError
 from streamkit.events import Event, Finish, MessageStart, TextDelta, ToolCallStart, Usage
 from streamkit.providers.azure import MOCK, AzureChatProvider
-from streamkit.testing.render import Answer
+from streamkit.testing._render import Answer
 
 LEARN = Path(__file__).parent / "fixtures" / "wire" / "azure" / "learn"
 

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from browser_cdp import Browser, find_chromium, in_ci
 
-from streamkit.sse import SSEDecoder
+from streamkit._sse import SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ import pytest
 
 import streamkit
 from streamkit import ChatOpenAI
-from streamkit.cli import _PROVIDERS, _endpoint, main
+from streamkit._cli import _PROVIDERS, _endpoint, main
 from streamkit.testing import MockResponse, MockServer
 
 #: The summary line ``chat`` ends with, on standard error.
@@ -43,7 +43,7 @@ async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "streamkit.cli",
+        "streamkit._cli",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -224,7 +224,7 @@ async def test_an_error_mid_answer_leaves_the_terminal_on_a_fresh_line() -> None
 CTRL_C = (
     # The interpreter's own Ctrl-C handling, even if this test runner was started with SIGINT ignored.
     "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from streamkit.cli import main; sys.exit(main(sys.argv[1:]))"
+    "from streamkit._cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
@@ -264,7 +264,7 @@ async def test_piped_into_a_reader_that_stops_early_exits_quietly(command: str) 
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "streamkit.cli",
+            "streamkit._cli",
             *args,
             stdout=write_end,
             stderr=asyncio.subprocess.PIPE,
@@ -335,7 +335,7 @@ async def start_mock(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "streamkit.cli",
+        "streamkit._cli",
         "mock",
         "--port",
         "0",
@@ -434,7 +434,7 @@ def test_batch_answers_every_prompt_in_order_with_a_progress_line(
     env = {**os.environ, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": f"{threaded_mock_url}/v1"}
     env.pop("PYTHONWARNINGS", None)
     run = _subprocess.run(
-        [sys.executable, "-m", "streamkit.cli", "batch", str(prompts), "--concurrency", "2"],
+        [sys.executable, "-m", "streamkit._cli", "batch", str(prompts), "--concurrency", "2"],
         capture_output=True,
         text=True,
         env=env,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamkit.collector import Collector
+from streamkit._collector import Collector
 from streamkit.events import (
     Event,
     Finish,

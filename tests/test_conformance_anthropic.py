@@ -48,6 +48,7 @@ from streamkit import (
     ProtocolError,
     StreamStateError,
 )
+from streamkit._sse import SSEDecoder
 from streamkit.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from streamkit.events import (
     Citation,
@@ -62,7 +63,6 @@ from streamkit.events import (
 )
 from streamkit.messages import HumanMessage
 from streamkit.results import ChatGeneration, LLMResult
-from streamkit.sse import SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 
 WIRE = Path(__file__).parent / "fixtures" / "wire" / "anthropic"
@@ -654,7 +654,7 @@ async def test_error_event_before_any_content_is_retried(
     chunking: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing was delivered yet, so the in-stream overloaded error is retried like a 529."""
-    monkeypatch.setattr("streamkit.retry.retry_delay", lambda error, attempt: 0.0)
+    monkeypatch.setattr("streamkit._retry.retry_delay", lambda error, attempt: 0.0)
     fx = BY_NAME["text_basic"]
     recorder = Recorder()
     async with MockServer() as server:

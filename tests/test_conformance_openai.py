@@ -34,10 +34,10 @@ from wire_replay import (
 )
 
 from streamkit import ChatOpenAI, OpenAI
+from streamkit._sse import SSEDecoder
 from streamkit.events import Finish, MessageStart, RefusalDelta, TextDelta, ToolCallStart, Usage
 from streamkit.messages import HumanMessage
 from streamkit.results import ChatGeneration, LLMResult
-from streamkit.sse import SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 
 WIRE = Path(__file__).parent / "fixtures" / "wire"

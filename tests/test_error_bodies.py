@@ -24,12 +24,12 @@ from streamkit import (
 )
 from streamkit.errors import error_from_payload
 from streamkit.models import ChatModel
-from streamkit.providers.anthropic import AnthropicProvider
-from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
+from streamkit.providers._anthropic import AnthropicProvider
+from streamkit.providers._openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.testing import MockResponse, MockServer
 
 PROVIDERS = ["openai", "anthropic"]
-MAX_ERROR_BODY = 64 * 1024  # the documented cap (streamkit.transport.MAX_ERROR_BODY)
+MAX_ERROR_BODY = 64 * 1024  # the documented cap (streamkit._transport.MAX_ERROR_BODY)
 
 
 def error_message(body: Any) -> tuple[str | None, str | None]:
@@ -103,7 +103,7 @@ async def test_plain_text_message_is_its_first_500_characters(provider: str) -> 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_body_over_the_cap_is_cut_at_the_cap_not_an_error(provider: str) -> None:
-    from streamkit.transport import MAX_ERROR_BODY as cap
+    from streamkit._transport import MAX_ERROR_BODY as cap
 
     assert cap == MAX_ERROR_BODY
     body = b"E" * (3 * MAX_ERROR_BODY)

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from streamkit.errors import IncompleteStreamError, OverloadedError, StreamkitError
 from streamkit.events import Event, Finish, MessageStart, TextDelta
-from streamkit.providers.anthropic import AnthropicProvider
+from streamkit.providers._anthropic import AnthropicProvider
+from streamkit.providers._openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.providers.base import Provider
-from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 
 WIRE = Path(__file__).parent / "fixtures" / "wire"
 PROVIDERS: dict[str, type[Provider]] = {

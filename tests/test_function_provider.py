@@ -21,7 +21,7 @@ from streamkit import (
     ProviderStreamError,
     RateLimitError,
 )
-from streamkit.callbacks.base import AsyncCallbackHandler
+from streamkit.callbacks._base import AsyncCallbackHandler
 from streamkit.deadlines import Timeouts
 from streamkit.events import Finish, MessageStart, TextDelta, ToolCallDelta, ToolCallStart, Usage
 from streamkit.providers import FunctionModel, function_model

@@ -364,7 +364,7 @@ async def test_aiohttp_raises_a_recorded_error_before_the_bytes_it_buffered() ->
     way to those bytes is the reader's private buffer, read in that one
     function. If this test fails, aiohttp changed: revisit that function.
     """
-    from streamkit.transport import _buffered_after_error
+    from streamkit._transport import _buffered_after_error
 
     class Protocol:  # the little of aiohttp's protocol a reader uses
         _reading_paused = False

@@ -34,7 +34,7 @@ Two properties:
 
 * sans-IO (fast, many examples): the bytes go through ``provider.new_mapper()`` exactly as
   the adapter drives it (``feed`` per read, ``mapper.error``, then ``finish`` and
-  ``check_complete`` at EOF) into a :class:`~streamkit.collector.Collector`, whose
+  ``check_complete`` at EOF) into a :class:`~streamkit._collector.Collector`, whose
   ``result()`` is built after every read, after a failure and at the end. ``parse_response``
   and ``parse_error`` get arbitrary bodies the same way;
 * end to end (fewer examples): the same bytes over the loopback ``MockServer`` into
@@ -63,8 +63,8 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from streamkit import ChatAnthropic, ChatOpenAI, LLMResult, OpenAI
+from streamkit._collector import Collector
 from streamkit.callbacks import AsyncCallbackHandler
-from streamkit.collector import Collector
 from streamkit.errors import ERROR_TYPE_STATUS, StreamkitError
 from streamkit.events import (
     Citation,
@@ -81,9 +81,9 @@ from streamkit.events import (
     ToolCallStart,
     Usage,
 )
-from streamkit.providers.anthropic import AnthropicProvider
+from streamkit.providers._anthropic import AnthropicProvider
+from streamkit.providers._openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.providers.base import Provider
-from streamkit.providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.testing import MockResponse, MockServer
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]

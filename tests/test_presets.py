@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from streamkit._openai import ChatOpenAI
 from streamkit.errors import InvalidArgumentError
 from streamkit.events import ThinkingDelta, Usage
-from streamkit.openai import ChatOpenAI
 from streamkit.providers import get as registry_get
 from streamkit.providers.presets import PRESETS, Preset, provider_class
 from streamkit.testing import MockResponse, MockServer

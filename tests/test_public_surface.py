@@ -3,10 +3,7 @@
 Changing what users may import means changing this file, on purpose
 (issue #15: "public means public"). The layout aimed at is httpx's: one
 front door (``streamkit``), a few public namespaces, and private modules
-behind them. Until the private modules are renamed to ``_name.py`` (one
-mechanical commit, see the proposal in the issue), they are listed in
-:data:`INTERNAL` by name; once a module's name starts with an underscore
-it is private by its name alone and its entry there must go.
+(``_name.py``) behind them.
 """
 
 from __future__ import annotations
@@ -78,6 +75,7 @@ PUBLIC: dict[str, list[str]] = {
         "BaseCallbackHandler",
         "CallbackHandler",
         "Callbacks",
+        "LabelInfo",
         "StreamingStdOutCallbackHandler",
     ],
     "streamkit.deadlines": ["Clock", "Timeouts", "current_clock", "use_clock"],
@@ -246,46 +244,13 @@ PUBLIC: dict[str, list[str]] = {
     ],
 }
 
-#: Internal modules: users never import them (their public names are
-#: re-exported by a public module). Their ``__all__`` is what they offer to
-#: the rest of the package, not a promise. Each is to become ``_name.py``.
-INTERNAL: frozenset[str] = frozenset(
-    {
-        # The stream engine: the state machine behind ResponseStream
-        # (streamkit.ResponseStream), the collector that builds the result,
-        # the SSE/NDJSON decoder, the HTTP boundary and the retry policy.
-        "streamkit.adapter",
-        "streamkit.collector",
-        "streamkit.sse",
-        "streamkit.transport",
-        "streamkit.retry",
-        # The user-facing model classes live here but are imported from the
-        # front door (streamkit.OpenAI, streamkit.ChatAnthropic, ...).
-        "streamkit.openai",
-        "streamkit.anthropic",
-        # Building blocks whose users are other modules: content-part
-        # translation (providers), fallbacks (model.with_fallbacks()),
-        # stream metrics (stream.metrics is a dict), resume stores
-        # (re-exported by streamkit.web), the command line (its interface
-        # is the `streamkit` command, not Python).
-        "streamkit.content",
-        "streamkit.fallbacks",
-        "streamkit.metrics",
-        "streamkit.resume",
-        "streamkit.cli",
-        # Implementation modules of the public packages streamkit.callbacks,
-        # streamkit.providers.base and streamkit.testing.
-        "streamkit.callbacks.background",
-        "streamkit.callbacks.base",
-        "streamkit.callbacks.manager",
-        "streamkit.callbacks.stdout",
-        "streamkit.providers.openai",
-        "streamkit.providers.anthropic",
-        "streamkit.testing.render",
-        "streamkit.testing.server",
-        "streamkit.testing.validate",
-    }
-)
+#: Internal modules not yet named ``_name.py``: none. Every internal module
+#: (the stream engine ``_adapter``, ``_collector``, ``_sse``, ``_transport``,
+#: ``_retry``; the model classes' homes ``_openai``, ``_anthropic``; the
+#: command line ``_cli``; the packages' implementation modules
+#: ``callbacks._base``, ``providers._openai``, ``testing._server``...) is
+#: private by its name, and its public names are re-exported by a public module.
+INTERNAL: frozenset[str] = frozenset()
 
 #: Packages that only hold modules and export no names of their own.
 NAMESPACES: frozenset[str] = frozenset()
@@ -298,8 +263,8 @@ NAMESPACES: frozenset[str] = frozenset()
 UNDOCUMENTED: frozenset[str] = frozenset(
     {
         "streamkit.models.StreamingModel.transport",
-        "streamkit.testing.server.MockServer.close",
-        "streamkit.testing.server.MockServer.start",
+        "streamkit.testing._server.MockServer.close",
+        "streamkit.testing._server.MockServer.start",
     }
 )
 

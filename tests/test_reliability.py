@@ -30,11 +30,11 @@ from streamkit import (
     RateLimitError,
     StreamkitError,
 )
+from streamkit._transport import retry_delay
 from streamkit.callbacks import AsyncCallbackHandler, BackgroundHandler, BaseCallbackHandler
 from streamkit.deadlines import Timeouts
 from streamkit.models import ChatModel
 from streamkit.testing import MockResponse, MockServer
-from streamkit.transport import retry_delay
 
 TEXT = "one two three four five six seven eight"
 PROVIDERS = ["openai", "anthropic"]

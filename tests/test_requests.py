@@ -28,7 +28,7 @@ from streamkit import (
 )
 from streamkit.callbacks import BaseCallbackHandler
 from streamkit.testing import MockResponse, MockServer
-from streamkit.testing.server import RecordedRequest
+from streamkit.testing._server import RecordedRequest
 
 KEY = "sk-test-SENTINEL-0123456789"
 

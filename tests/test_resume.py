@@ -15,7 +15,7 @@ from aiohttp import web
 from sse_client import decode, read_events, read_rest, seq_of, text_of
 
 from streamkit import ChatOpenAI, HumanMessage, StreamStateError
-from streamkit.resume import ResumeBuffer
+from streamkit._resume import ResumeBuffer
 from streamkit.testing import MockResponse, MockServer
 from streamkit.web import SSERelay, sse_events, sse_response
 

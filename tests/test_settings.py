@@ -22,9 +22,9 @@ from streamkit import (
     InvalidArgumentError,
     ToolCall,
 )
+from streamkit._transport import Transport
 from streamkit.models import StreamingModel
 from streamkit.testing import MockResponse, MockServer
-from streamkit.transport import Transport
 
 NAN = math.nan
 INF = math.inf
@@ -154,7 +154,7 @@ async def test_the_transport_encodes_strictly(mock_server: MockServer) -> None:
     finally:
         await transport.aclose()
     assert mock_server.requests == []
-    from streamkit.transport import encode_body
+    from streamkit._transport import encode_body
 
     assert json.loads(encode_body({"a": [1, 2.5, "x"]})) == {"a": [1, 2.5, "x"]}
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streamkit._sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from streamkit.errors import IncompleteStreamError, InvalidArgumentError, ProtocolError
 from streamkit.events import TextDelta
-from streamkit.providers.openai import OpenAIChatProvider
-from streamkit.sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
+from streamkit.providers._openai import OpenAIChatProvider
 
 # --------------------------------------------------------------------------- helpers
 

@@ -23,8 +23,12 @@ from streamkit import (
     OpenAI,
     StreamStateError,
 )
-from streamkit.callbacks import BackgroundHandler, BaseCallbackHandler, StreamingStdOutCallbackHandler
-from streamkit.callbacks.stdout import RunInfo
+from streamkit.callbacks import (
+    BackgroundHandler,
+    BaseCallbackHandler,
+    LabelInfo,
+    StreamingStdOutCallbackHandler,
+)
 from streamkit.testing import MockResponse, MockServer
 
 # Two answers, several lines each, every word naming its answer ("a..." / "b...").
@@ -124,9 +128,9 @@ async def test_label_format_string_and_function(mock_server: MockServer) -> None
         )
         assert out.getvalue() == "Tell | one two\nTell | three\n"
 
-        seen: list[RunInfo] = []
+        seen: list[LabelInfo] = []
 
-        def label(info: RunInfo) -> str:
+        def label(info: LabelInfo) -> str:
             seen.append(info)
             return f"<{info.run}:{info.index}/{info.n}> "
 
@@ -135,7 +139,7 @@ async def test_label_format_string_and_function(mock_server: MockServer) -> None
         )
         await stream.collect()
     assert out.getvalue().endswith("Tell | three\n<1:0/1> four\n")
-    assert seen == [RunInfo(run=1, index=0, n=1, prompt="hello", run_id=stream.run_id)]
+    assert seen == [LabelInfo(run=1, index=0, n=1, prompt="hello", run_id=stream.run_id)]
 
 
 async def test_runs_are_numbered_from_one_again_once_none_is_in_progress(mock_server: MockServer) -> None:

@@ -30,9 +30,9 @@ from streamkit import (
     StreamkitError,
     StreamStateError,
 )
+from streamkit._sse import SSEDecoder
 from streamkit.callbacks import BaseCallbackHandler
 from streamkit.events import ToolCallDelta
-from streamkit.sse import SSEDecoder
 from streamkit.structured import (
     PartialObject,
     StructuredChat,
@@ -41,7 +41,7 @@ from streamkit.structured import (
     openai_strict_schema,
 )
 from streamkit.testing import MockResponse, MockServer
-from streamkit.testing.server import example_value
+from streamkit.testing._server import example_value
 from streamkit.web import sse_events, sse_response
 
 

@@ -32,7 +32,7 @@ from lifecycle_kit import (
 
 from streamkit import APIConnectionError, APITimeoutError, ChatOpenAI, StreamAbandoned
 from streamkit.callbacks import AsyncCallbackHandler, BaseCallbackHandler
-from streamkit.callbacks.manager import ON_ERROR_TIMEOUT
+from streamkit.callbacks._manager import ON_ERROR_TIMEOUT
 from streamkit.deadlines import Timeouts, use_clock
 from streamkit.testing import MockResponse, MockServer
 

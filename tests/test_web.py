@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from streamkit import ChatOpenAI, HumanMessage, InvalidArgumentError
-from streamkit.adapter import ResponseStream
-from streamkit.sse import ServerSentEvent, SSEDecoder
+from streamkit._adapter import ResponseStream
+from streamkit._sse import ServerSentEvent, SSEDecoder
 from streamkit.testing import MockResponse, MockServer
 from streamkit.web import SSE_HEADERS, ResumeBuffer, SSERelay, sse_events, sse_response
 
@@ -95,7 +95,7 @@ async def test_wire_format_and_headers(mock_server: MockServer, client: aiohttp.
     assert "".join(json.loads(e.data)["text"] for e in tokens) == "Hello there, browser!"
     assert events[-1].event == "done"
     done = json.loads(events[-1].data)
-    metrics = done.pop("metrics")  # streamkit.metrics: timings vary, their keys do not
+    metrics = done.pop("metrics")  # streamkit._metrics: timings vary, their keys do not
     assert metrics["output_deltas"] == len(tokens) and metrics["time_to_first_token_s"] is not None
     assert done == {
         "text": "Hello there, browser!",

@@ -1,8 +1,8 @@
 """Callback handlers: base classes and ready-made handlers."""
 
-from .background import BackgroundHandler
-from .base import AsyncCallbackHandler, BaseCallbackHandler, CallbackHandler, Callbacks
-from .stdout import StreamingStdOutCallbackHandler
+from ._background import BackgroundHandler
+from ._base import AsyncCallbackHandler, BaseCallbackHandler, CallbackHandler, Callbacks
+from ._stdout import LabelInfo, StreamingStdOutCallbackHandler
 
 __all__ = [
     "AsyncCallbackHandler",
@@ -10,5 +10,6 @@ __all__ = [
     "BaseCallbackHandler",
     "CallbackHandler",
     "Callbacks",
+    "LabelInfo",
     "StreamingStdOutCallbackHandler",
 ]

@@ -137,12 +137,12 @@ def __getattr__(name: str) -> Any:
 
 # -- the registrations: one line per provider ---------------------------------
 # fmt: off
-register(ProviderEntry("openai", "streamkit.openai", "ChatOpenAI", "OpenAI", ("streamkit.providers.openai:CHAT_MOCK", "streamkit.providers.openai:COMPLETIONS_MOCK"), "OpenAI"))  # noqa: E501
-register(ProviderEntry("anthropic", "streamkit.anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers.anthropic:MOCK",), "Anthropic"))  # noqa: E501
+register(ProviderEntry("openai", "streamkit._openai", "ChatOpenAI", "OpenAI", ("streamkit.providers._openai:CHAT_MOCK", "streamkit.providers._openai:COMPLETIONS_MOCK"), "OpenAI"))  # noqa: E501
+register(ProviderEntry("anthropic", "streamkit._anthropic", "ChatAnthropic", "Anthropic", ("streamkit.providers._anthropic:MOCK",), "Anthropic"))  # noqa: E501
 register(ProviderEntry("ollama", "streamkit.providers.ollama", "ChatOllama", None, ("streamkit.providers.ollama:MOCK",), "Ollama (native /api/chat)"))  # noqa: E501
 register(ProviderEntry("azure", "streamkit.providers.azure", "AzureChatOpenAI", None, ("streamkit.providers.azure:MOCK",), "Azure OpenAI"))  # noqa: E501
 register(ProviderEntry("gemini", "streamkit.providers.gemini", "ChatGoogleGenerativeAI", None, ("streamkit.providers.gemini:MOCK",), "Google Gemini"))  # noqa: E501
 register(ProviderEntry("openai-responses", "streamkit.providers.openai_responses", "ChatOpenAIResponses", None, ("streamkit.providers.openai_responses:MOCK",), "OpenAI Responses API"))  # noqa: E501
 # OpenAI-compatible presets (ChatOpenAI(provider=NAME)), last: a name a provider module took stays its.
-for _p in importlib.import_module("streamkit.providers.presets").PRESETS.values(): _REGISTRY.setdefault(_p.name, ProviderEntry(_p.name, "streamkit.openai", "ChatOpenAI", None, (), _p.title, (("provider", _p.name),)))  # noqa: E501, E701
+for _p in importlib.import_module("streamkit.providers.presets").PRESETS.values(): _REGISTRY.setdefault(_p.name, ProviderEntry(_p.name, "streamkit._openai", "ChatOpenAI", None, (), _p.title, (("provider", _p.name),)))  # noqa: E501, E701
 # fmt: on

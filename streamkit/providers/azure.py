@@ -3,7 +3,7 @@
 Azure speaks OpenAI's Chat Completions wire format; this module owns only
 what differs, the endpoint, the authentication and the environment, and
 maps every answer with the OpenAI chat mapper
-(:class:`streamkit.providers.openai.ChatMapper`, which already handles
+(:class:`streamkit.providers._openai.ChatMapper`, which already handles
 Azure's stream quirks: a first chunk with ``choices: []`` and empty
 ``id``/``model`` carrying ``prompt_filter_results``, ``content_filter_results``
 and ``content_filter_offsets`` on chunks, annotation chunks with no
@@ -63,17 +63,17 @@ from urllib.parse import quote, urlsplit
 import anyio.to_thread
 from pydantic import Field, SecretStr, field_serializer, field_validator
 
-from ..adapter import Opener
+from .._adapter import Opener
+from .._openai import _OpenAICommonSettings, _OpenAISettings
+from .._transport import MIN_SECRET_LENGTH
 from ..errors import APIError, InvalidArgumentError, redact_error
 from ..messages import BaseMessage
 from ..models import ChatModel, ChatModelSettings
-from ..openai import _OpenAICommonSettings, _OpenAISettings
-from ..testing.render import Answer, openai_events, openai_full, sse
-from ..testing.validate import check_openai_chat
+from ..testing._render import Answer, openai_events, openai_full, sse
+from ..testing._validate import check_openai_chat
 from ..testing.wire import MockWire
-from ..transport import MIN_SECRET_LENGTH
+from ._openai import OpenAIChatProvider
 from .base import Provider
-from .openai import OpenAIChatProvider
 
 __all__ = ["MOCK", "AzureADTokenProvider", "AzureChatOpenAI", "AzureChatOpenAISettings", "AzureChatProvider"]
 

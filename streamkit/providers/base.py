@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic_core import from_json
 
+from .._sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from ..errors import (
     IncompleteStreamError,
     InvalidArgumentError,
@@ -42,7 +43,6 @@ from ..errors import (
     payload_is_error,
 )
 from ..events import Event
-from ..sse import DEFAULT_MAX_EVENT_SIZE, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from ..tools import ToolSpec
 
 # What a provider module needs, in one place: the contract, the value
@@ -129,7 +129,7 @@ class StreamMapper(ABC):
 
     ``framing`` (a class attribute, ``"sse"`` by default) says which shared
     decoder cuts the body into frames: ``"sse"`` hands :meth:`map` a
-    :class:`~streamkit.sse.ServerSentEvent`, ``"ndjson"`` one line (a
+    :class:`~streamkit._sse.ServerSentEvent`, ``"ndjson"`` one line (a
     ``str``) per frame.
 
     ``map`` checks every wire value it uses: a value of the wrong type or
@@ -248,7 +248,7 @@ class StreamMapper(ABC):
     def map(self, frame: Any, out: list[Event]) -> None:
         """Append the events one frame stands for to ``out``.
 
-        ``frame`` is a :class:`~streamkit.sse.ServerSentEvent` (``framing =
+        ``frame`` is a :class:`~streamkit._sse.ServerSentEvent` (``framing =
         "sse"``) or one line of text (``framing = "ndjson"``).
         """
 

@@ -32,7 +32,7 @@ The function is called once per attempt as ``function(messages, params)``:
 It yields :mod:`streamkit.events` (``TextDelta``, ``ThinkingDelta``,
 ``ToolCallStart``/``ToolCallDelta``, ``Usage``, ``Finish``, ...) or
 ``str``. What the stream does with them is
-:class:`~streamkit.adapter.EventSource`'s contract: a missing
+:class:`~streamkit._adapter.EventSource`'s contract: a missing
 ``MessageStart`` is added with the model's name, a missing ``Finish`` is
 ``Finish("stop")`` at the generator's end, an :class:`~streamkit.errors.APIError`
 it raises is the stream's error (retried when ``retryable``, up to
@@ -52,7 +52,7 @@ from typing import Any, ClassVar, Unpack, overload
 
 from pydantic import Field, field_serializer, field_validator
 
-from ..adapter import EventSource, Opener
+from .._adapter import EventSource, Opener
 from ..errors import APIError, ProtocolError
 from ..events import Event
 from ..messages import BaseMessage
@@ -98,7 +98,7 @@ class FunctionProvider(Provider):
         return {}
 
     def open(self, function: StreamFunction, body: dict[str, Any]) -> EventSource:
-        """Call ``function`` for one attempt: its events as an :class:`~streamkit.adapter.EventSource`.
+        """Call ``function`` for one attempt: its events as an :class:`~streamkit._adapter.EventSource`.
 
         Raises :class:`~streamkit.errors.ProtocolError` if it does not return
         an async iterator (a plain ``async def`` that returns, say).

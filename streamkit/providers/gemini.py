@@ -71,7 +71,8 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from ..content import Part, parse_part, where_type
+from .._content import Part, parse_part, where_type
+from .._sse import ServerSentEvent
 from ..errors import (
     APIError,
     APIStatusError,
@@ -98,8 +99,7 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..models import ChatModel, ChatModelSettings
-from ..sse import ServerSentEvent
-from ..testing.render import Answer
+from ..testing._render import Answer
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
@@ -645,7 +645,7 @@ def _bad(where: str, problem: str) -> InvalidArgumentError:
 def _parts(content: str | list[Any], role: str, where: str) -> list[dict[str, Any]]:
     """A message's content as Gemini parts (``where`` names it in errors).
 
-    Shapes: see :mod:`streamkit.content`; a dict already in Gemini's part
+    Shapes: see :mod:`streamkit._content`; a dict already in Gemini's part
     form (``{"inlineData": ...}``, ``{"fileData": ...}``, no ``type``) is
     sent as written. ``role`` ``system`` takes text only
     (``systemInstruction``).

@@ -71,7 +71,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from ..content import Part, parse_content, where_type
+from .._content import Part, parse_content, where_type
 from ..errors import (
     IncompleteStreamError,
     InvalidArgumentError,
@@ -92,7 +92,7 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..models import ChatModel, ChatModelSettings
-from ..testing.render import Answer
+from ..testing._render import Answer
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Framing, Provider, StreamMapper, bad_value, count, loads, optional_str

@@ -83,7 +83,8 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import Field
 
-from ..content import Part, parse_part, where_type
+from .._content import Part, parse_part, where_type
+from .._sse import ServerSentEvent
 from ..errors import (
     ERROR_TYPE_STATUS,
     APIError,
@@ -113,8 +114,7 @@ from ..events import (
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from ..models import ChatModel, ChatModelSettings
-from ..sse import ServerSentEvent
-from ..testing.render import Answer, sse
+from ..testing._render import Answer, sse
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
@@ -665,7 +665,7 @@ def _content(message: BaseMessage, role: str, where: str) -> str | list[dict[str
 
     Parts already in the Responses form (``input_text``, ``input_image``,
     ``input_file``, ``input_audio``) are sent as written; the others are read
-    by :func:`streamkit.content.parse_part` (every shape it accepts) and
+    by :func:`streamkit._content.parse_part` (every shape it accepts) and
     converted. Raises :class:`InvalidArgumentError` naming the part.
     """
     content = message.content
@@ -1168,7 +1168,7 @@ class _ResponsesMock(MockWire):
 
     def _fit(self, answer: Answer, body: Any) -> Answer:
         """The canned reply replaced by what a structured request asks for (``text.format``, forced tool)."""
-        from ..testing.server import canned_reply, example_value  # aiohttp.web: only with the mock
+        from ..testing._server import canned_reply, example_value  # aiohttp.web: only with the mock
 
         text = "".join(answer.token_lists[0]) if answer.token_lists else ""
         if answer.tool_calls or answer.refusal or text != canned_reply(self.prompt(body)):

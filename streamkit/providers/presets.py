@@ -7,7 +7,7 @@ preset: the key of one service is not sent to another), whether the server
 accepts ``stream_options`` (when it refuses the field, ``stream_usage``
 defaults to False so no request carries it), where usage arrives and which
 delta fields carry reasoning. Everything on the wire is the OpenAI chat
-mapper's (:class:`streamkit.providers.openai.ChatMapper`), which already
+mapper's (:class:`streamkit.providers._openai.ChatMapper`), which already
 reads every field listed here: usage on a ``choices: []`` chunk, on the last
 content chunk or under ``x_groq.usage``; reasoning in ``reasoning_content``
 or ``reasoning``, or as Mistral's ``thinking`` content parts.
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from .openai import OpenAIChatProvider
+    from ._openai import OpenAIChatProvider
 
 __all__ = ["PRESETS", "Preset", "apply_preset", "get", "names", "provider_class"]
 
@@ -235,7 +235,7 @@ def provider_class(name: str) -> type[OpenAIChatProvider]:
     A local server's ``default_base_url`` is empty (it has no official
     host); :func:`apply_preset` puts its address in ``base_url`` instead.
     """
-    from .openai import OpenAIChatProvider
+    from ._openai import OpenAIChatProvider
 
     preset = get(name)
     attrs = {

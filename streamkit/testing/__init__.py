@@ -18,14 +18,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .server import MockResponse, MockServer, RecordedRequest, canned_reply, split_tokens
+    from ._server import MockResponse, MockServer, RecordedRequest, canned_reply, split_tokens
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "split_tokens"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import server
+        from . import _server as server
 
         return getattr(server, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

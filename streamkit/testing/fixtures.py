@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from .server import MockServer
+from ._server import MockServer
 
 __all__ = ["mock_server"]
 

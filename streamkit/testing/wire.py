@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .render import Answer
+from ._render import Answer
 
 __all__ = ["MockWire", "last_user_text"]
 

@@ -11,16 +11,16 @@ call's ``total`` deadline. Anything else, a handler's exception above all,
 is never seen here: the stream asks only about errors raised by the
 network and the wire format.
 
-The back-off is :func:`~streamkit.transport.retry_delay` (the server's
+The back-off is :func:`~streamkit._transport.retry_delay` (the server's
 ``Retry-After`` if given, else exponential with jitter), slept on the
 call's :class:`~streamkit.deadlines.Clock`.
 """
 
 from __future__ import annotations
 
+from ._transport import retry_delay
 from .deadlines import LOOP_CLOCK, Clock, Deadline
 from .errors import APIError, APITimeoutError
-from .transport import retry_delay
 
 __all__ = ["RetryPolicy"]
 

@@ -20,7 +20,7 @@ or a tool forced with ``tool_choice``) gets an object that fits the schema
 instead (:func:`example_value`). It never listens on anything but loopback.
 
 Every chat request is checked first against the provider's request schema
-for messages and content blocks (:mod:`streamkit.testing.validate`): one
+for messages and content blocks (:mod:`streamkit.testing._validate`): one
 the real API would reject gets the same HTTP 400 error body, without
 using up a scripted response, and its ``RecordedRequest.rejection`` holds
 that body. ``MockServer(validate=False)`` turns this off.
@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from .render import Answer, split_tokens
+from ._render import Answer, split_tokens
 from .wire import MockWire
 
 __all__ = ["MockResponse", "MockServer", "RecordedRequest", "canned_reply", "example_value", "split_tokens"]

@@ -24,10 +24,10 @@ The parts, each with one job:
   a started stream gets exactly one of them.
 * :class:`_Request`: the call's request, sent once per attempt, and how an
   answer to it is read (an event stream, or a whole JSON body).
-* :class:`_Attempt`: one HTTP response: its :class:`~streamkit.transport.Body`
+* :class:`_Attempt`: one HTTP response: its :class:`~streamkit._transport.Body`
   (which reads the network and maps its errors: the network boundary) and
   the provider's mapper (bytes to events, or the wire format's errors).
-* :class:`~streamkit.retry.RetryPolicy`: whether and when a failed attempt
+* :class:`~streamkit._retry.RetryPolicy`: whether and when a failed attempt
   is tried again. Only errors of the *retried region* reach it: sending the
   request, reading the body, the wire format. Handler calls sit outside
   that region, so a handler's exception propagates as itself, never
@@ -69,8 +69,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
 
-from .callbacks.manager import HandlerSet
-from .collector import Collector
+from ._collector import Collector
+from ._metrics import StreamMetrics
+from ._retry import RetryPolicy
+from ._sse import DEFAULT_MAX_EVENT_SIZE
+from ._transport import Body
+from .callbacks._manager import HandlerSet
 from .deadlines import Deadline, Timeouts, current_clock
 from .errors import (
     APIError,
@@ -98,12 +102,8 @@ from .events import (
     Usage,
 )
 from .messages import AIMessage
-from .metrics import StreamMetrics
 from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
-from .retry import RetryPolicy
-from .sse import DEFAULT_MAX_EVENT_SIZE
-from .transport import Body
 
 __all__ = ["EventSource", "ResponseStream", "State"]
 
@@ -144,7 +144,7 @@ _ENDED = frozenset({_DONE, _FAILED, _CLOSED})
 
 
 #: Opens one attempt's answer: takes the connect timeout and a callback for
-#: the moment the request is sent; returns an HTTP :class:`~streamkit.transport.Body`,
+#: the moment the request is sent; returns an HTTP :class:`~streamkit._transport.Body`,
 #: or an :class:`EventSource` for a provider that yields events itself.
 Opener = Callable[[float | None, Callable[[], None]], Coroutine[Any, Any, "Body | EventSource"]]
 
@@ -551,7 +551,7 @@ class ResponseStream:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """Timing and size figures so far (see :mod:`streamkit.metrics`; seconds and bytes)."""
+        """Timing and size figures so far (see :mod:`streamkit._metrics`; seconds and bytes)."""
         return self._metrics_snapshot()
 
     def _metrics_snapshot(self) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..content import anthropic_blocks, parse_content
+from .._content import anthropic_blocks, parse_content
+from .._sse import ServerSentEvent
 from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message
 from ..events import (
     Citation,
@@ -38,9 +39,8 @@ from ..events import (
     Usage,
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
-from ..sse import ServerSentEvent
-from ..testing.render import Answer, anthropic_events, anthropic_full
-from ..testing.validate import check_anthropic
+from ..testing._render import Answer, anthropic_events, anthropic_full
+from ..testing._validate import check_anthropic
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
@@ -331,7 +331,7 @@ def _content_blocks(message: AIMessage) -> list[dict[str, Any]] | str:
 
 
 def _blocks(message: BaseMessage, role: str, where: str) -> str | list[dict[str, Any]]:
-    """A message's content: its string, or its parts as Messages API blocks (see :mod:`streamkit.content`)."""
+    """A message's content: its string, or its parts as Messages API blocks (``streamkit._content``)."""
     content = parse_content(message.content, f"{where}.content")
     return content if isinstance(content, str) else anthropic_blocks(content, role)
 
@@ -360,7 +360,7 @@ def messages_to_wire(
 ) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
     """(system, messages) in Messages API form. Tool results become user turns.
 
-    Content parts are converted by :func:`streamkit.content.anthropic_blocks`
+    Content parts are converted by :func:`streamkit._content.anthropic_blocks`
     (``cache_control`` kept); one Anthropic cannot take raises
     :class:`InvalidArgumentError` naming ``messages[i].content[j]``.
     """

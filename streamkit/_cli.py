@@ -45,12 +45,12 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from . import providers
-from .anthropic import Anthropic, ChatAnthropic
+from ._anthropic import Anthropic, ChatAnthropic
+from ._openai import ChatOpenAI, OpenAI
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
-from .callbacks.base import AnyHandler
+from .callbacks._base import AnyHandler
 from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
 from .messages import HumanMessage, SystemMessage
-from .openai import ChatOpenAI, OpenAI
 from .providers.base import Provider
 from .results import BatchProgress, LLMResult
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from .base import AsyncCallbackHandler, CallbackHandler
+from ._base import AsyncCallbackHandler, CallbackHandler
 
 __all__ = ["BackgroundHandler"]
 
@@ -47,7 +47,7 @@ class BackgroundHandler:
 
     def __init__(self, handler: CallbackHandler, *, maxsize: int = 1024, drain_timeout: float = 5.0) -> None:
         from ..errors import HandlerError
-        from .base import check_handler
+        from ._base import check_handler
 
         if isinstance(handler, BackgroundHandler):
             raise HandlerError("BackgroundHandler: the handler is already a BackgroundHandler")

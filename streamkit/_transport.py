@@ -6,7 +6,7 @@ aiohttp's own timeouts) are mapped to streamkit's tree by
 (:meth:`Transport.post`) and when the body is read (:class:`Body`). Nothing
 above this module catches an aiohttp error or a ``TimeoutError`` it did not
 raise itself, so an exception from a user's handler is never renamed nor
-retried. Whether to retry is decided above (:mod:`streamkit.retry`), where
+retried. Whether to retry is decided above (:mod:`streamkit._retry`), where
 it is known whether anything was shown yet.
 
 A reader is never left waiting on a dead connection (:class:`Body`): when

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from ..messages import BaseMessage
     from ..results import LLMResult
-    from .background import BackgroundHandler
+    from ._background import BackgroundHandler
 
 __all__ = [
     "AnyHandler",
@@ -204,7 +204,7 @@ def _render(messages: list[BaseMessage]) -> str:
 def check_handler(handler: object) -> AnyHandler:
     """Reject a handler of the wrong kind, naming it."""
     from ..errors import HandlerError
-    from .background import BackgroundHandler
+    from ._background import BackgroundHandler
 
     if isinstance(handler, BackgroundHandler):
         return handler

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from .messages import BaseMessage, HumanMessage
 from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
-from .providers.anthropic import AnthropicProvider
+from .providers._anthropic import AnthropicProvider
 
 __all__ = ["Anthropic", "AnthropicSettings", "ChatAnthropic", "ChatAnthropicSettings"]
 

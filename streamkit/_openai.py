@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Unpack
 from pydantic import Field
 
 from .models import ChatModel, ChatModelSettings, ModelSettings, PromptModel, StreamingModel
+from .providers._openai import OpenAIChatProvider, OpenAICompletionsProvider
 from .providers.base import Provider
-from .providers.openai import OpenAIChatProvider, OpenAICompletionsProvider
 
 __all__ = ["ChatOpenAI", "ChatOpenAISettings", "OpenAI", "OpenAISettings"]
 

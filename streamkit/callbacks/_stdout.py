@@ -28,21 +28,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 from uuid import UUID
 
-from .base import BaseCallbackHandler
+from ._base import BaseCallbackHandler
 
 if TYPE_CHECKING:
     from ..messages import BaseMessage
     from ..results import LLMResult
 
-__all__ = ["RunInfo", "StreamingStdOutCallbackHandler"]
+__all__ = ["LabelInfo", "StreamingStdOutCallbackHandler"]
 
-#: How the handler writes: see :mod:`streamkit.callbacks.stdout`.
+#: How the handler writes: see :mod:`streamkit.callbacks._stdout`.
 Mode = Literal["tokens", "lines", "answers"]
 _MODES = ("tokens", "lines", "answers")
 
 
 @dataclass(frozen=True, slots=True)
-class RunInfo:
+class LabelInfo:
     """What a label is made of: the fields of a ``label=`` format string, or a label function's argument."""
 
     #: 1, 2, 3... in the order this handler saw the answers start; back to 1
@@ -58,7 +58,7 @@ class RunInfo:
     run_id: UUID | None
 
 
-def _fields(info: RunInfo) -> dict[str, Any]:
+def _fields(info: LabelInfo) -> dict[str, Any]:
     return {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
 
 
@@ -90,11 +90,11 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
     ``mode``: ``"tokens"`` (default) writes each token as it comes, nothing
     else; ``"lines"`` writes whole lines, each starting with its answer's
     label; ``"answers"`` writes each answer whole, labelled, when it ends
-    (see :mod:`streamkit.callbacks.stdout`).
+    (see :mod:`streamkit.callbacks._stdout`).
 
     ``label`` (lines and answers modes): a format string with the fields of
-    :class:`RunInfo` (``"{prompt:.20}| "``: the prompt's first 20
-    characters), or a function of a ``RunInfo`` returning the prefix. The
+    :class:`LabelInfo` (``"{prompt:.20}| "``: the prompt's first 20
+    characters), or a function of a ``LabelInfo`` returning the prefix. The
     default is ``"[{run}] "``, and ``"[{run}.{index}] "`` when ``n > 1``.
 
     Safe to share between concurrent streams, and to run in a
@@ -102,7 +102,7 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
 
     Raises :class:`~streamkit.errors.InvalidArgumentError` for an unknown
     ``mode``, a ``label`` with ``mode="tokens"``, or a format string with a
-    field ``RunInfo`` does not have.
+    field ``LabelInfo`` does not have.
     """
 
     def __init__(
@@ -110,7 +110,7 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
         stream: TextIO | None = None,
         *,
         mode: Mode = "tokens",
-        label: str | Callable[[RunInfo], str] | None = None,
+        label: str | Callable[[LabelInfo], str] | None = None,
     ) -> None:
         from ..errors import InvalidArgumentError
 
@@ -126,9 +126,9 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
             )
         if isinstance(label, str):
             try:
-                label.format(**_fields(RunInfo(1, 0, 1, "", None)))
+                label.format(**_fields(LabelInfo(1, 0, 1, "", None)))
             except (KeyError, IndexError, ValueError) as exc:
-                fields = ", ".join("{" + f.name + "}" for f in dataclasses.fields(RunInfo))
+                fields = ", ".join("{" + f.name + "}" for f in dataclasses.fields(LabelInfo))
                 raise InvalidArgumentError(
                     f"StreamingStdOutCallbackHandler: label {label!r} is not a format string "
                     f"of the fields {fields} ({type(exc).__name__}: {exc})"
@@ -136,7 +136,7 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
         elif label is not None and not callable(label):
             raise InvalidArgumentError(
                 "StreamingStdOutCallbackHandler: label must be a format string or a function "
-                f"of a RunInfo, not {type(label).__name__}"
+                f"of a LabelInfo, not {type(label).__name__}"
             )
         self._stream = stream
         self.mode: Mode = mode
@@ -248,7 +248,7 @@ class StreamingStdOutCallbackHandler(BaseCallbackHandler):
         return "".join(f"{prefix}{line}\n" if line else f"{bare}\n" for line in text.split("\n"))
 
     def _make_label(self, run: _Run, index: int) -> str:
-        info = RunInfo(run.number, index, run.n, run.prompt, run.run_id)
+        info = LabelInfo(run.number, index, run.n, run.prompt, run.run_id)
         label = self._label
         if label is None:
             label = _DEFAULT_CHOICE_LABEL if run.n > 1 or index > 0 else _DEFAULT_LABEL

@@ -41,7 +41,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..content import openai_parts, parse_content
+from .._content import openai_parts, parse_content
+from .._sse import ServerSentEvent
 from ..errors import IncompleteStreamError, ProtocolError, error_from_payload, error_message, payload_is_error
 from ..events import (
     Citation,
@@ -57,9 +58,8 @@ from ..events import (
     Usage,
 )
 from ..messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from ..sse import ServerSentEvent
-from ..testing.render import Answer, openai_events, openai_full
-from ..testing.validate import check_openai_chat
+from ..testing._render import Answer, openai_events, openai_full
+from ..testing._validate import check_openai_chat
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
 from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
@@ -456,7 +456,7 @@ class CompletionsMapper(_OpenAIMapper):
 
 
 def _content(message: BaseMessage, role: str, where: str) -> str | list[dict[str, Any]]:
-    """A message's content: its string, or its parts as Chat Completions parts (:mod:`streamkit.content`)."""
+    """A message's content: its string, or its parts as Chat Completions parts (:mod:`streamkit._content`)."""
     content = parse_content(message.content, f"{where}.content")
     return content if isinstance(content, str) else openai_parts(content, role)
 
@@ -464,7 +464,7 @@ def _content(message: BaseMessage, role: str, where: str) -> str | list[dict[str
 def message_to_wire(message: BaseMessage, where: str = "messages[0]") -> dict[str, Any]:
     """One streamkit message in Chat Completions form; ``where`` names it in errors.
 
-    Content parts are converted by :func:`streamkit.content.openai_parts`;
+    Content parts are converted by :func:`streamkit._content.openai_parts`;
     one OpenAI cannot take raises :class:`InvalidArgumentError`.
     """
     if isinstance(message, SystemMessage):

@@ -28,7 +28,7 @@ from .events import ContentBlock, Event, MessageStart, Usage
 from .results import LLMResult
 
 if TYPE_CHECKING:
-    from .adapter import ResponseStream
+    from ._adapter import ResponseStream
     from .models import StreamingModel
 
 __all__ = ["FallbackStream", "ModelWithFallbacks"]
@@ -116,7 +116,7 @@ class ModelWithFallbacks:
 
 
 class FallbackStream:
-    """One call through a fallback chain; reads like a :class:`~streamkit.adapter.ResponseStream`."""
+    """One call through a fallback chain; reads like a :class:`~streamkit._adapter.ResponseStream`."""
 
     def __init__(self, models: list[StreamingModel], request: Any, kwargs: dict[str, Any]) -> None:
         self._models = models

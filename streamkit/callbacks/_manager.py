@@ -10,8 +10,8 @@ from uuid import UUID
 import anyio
 
 from ..deadlines import LOOP_CLOCK, Clock
-from .background import BackgroundHandler, Lane
-from .base import AnyHandler, AsyncCallbackHandler, CallbackHandler, overrides
+from ._background import BackgroundHandler, Lane
+from ._base import AnyHandler, AsyncCallbackHandler, CallbackHandler, overrides
 
 __all__ = ["ON_ERROR_TIMEOUT", "HandlerSet"]
 
@@ -29,7 +29,7 @@ class HandlerSet:
 
     Only hooks a handler overrides are kept, so the token path calls nothing
     for handlers that don't listen to tokens. Background handlers get a
-    :class:`~streamkit.callbacks.background.Lane` each, owned by this set.
+    :class:`~streamkit.callbacks._background.Lane` each, owned by this set.
     """
 
     __slots__ = ("handlers", "inline", "lanes", "token_async", "token_sync")
