@@ -46,8 +46,8 @@ from streamkit import (
     StreamAbandoned,
     StreamClosedError,
     StreamStateError,
-    transport,
 )
+from streamkit import _transport as transport
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.deadlines import Timeouts
 from streamkit.testing import MockResponse, MockServer
@@ -474,7 +474,7 @@ def test_foreign_errors_are_mapped_in_the_transport_only() -> None:
         for path in package.rglob("*.py")
         if re.search(r"\bmap_exception\b", path.read_text())
     )
-    assert users == ["transport.py"]
+    assert users == ["_transport.py"]
 
 
 # -- 11. the connect deadline is its own phase

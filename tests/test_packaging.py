@@ -44,7 +44,7 @@ def test_the_wheel_ships_the_package_typed_and_no_tests(dist: Path) -> None:
         metadata = Parser().parsestr(archive.read(metadata_name).decode())
     assert "streamkit/__init__.py" in names
     assert "streamkit/py.typed" in names
-    assert "streamkit/providers/openai.py" in names and "streamkit/testing/server.py" in names
+    assert "streamkit/providers/_openai.py" in names and "streamkit/testing/_server.py" in names
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "examples/"))]
     assert metadata["Name"] == "streamkit-llm"
     assert metadata["Version"] == streamkit.__version__  # single-sourced from __version__
