@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from streamkit import APITimeoutError, ProviderStreamError
+from streamkit import APITimeoutError, NotFoundError, ProviderStreamError
+from streamkit._cli import main
 from streamkit.deadlines import Timeouts
 from streamkit.providers import FunctionModel
 
@@ -43,3 +44,51 @@ async def test_a_timeout_error_the_generator_raises_keeps_its_message() -> None:
     assert isinstance(caught.value.__cause__, TimeoutError)
     assert str(caught.value.__cause__) == "the GPU queue timed out"
     assert caught.value.partial_result.generations[0][0].text == "a"
+
+
+# -- the CLI's 404 hint --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "base", "fix"),
+    [
+        # Root-based APIs given a /v1 base URL: drop it, naming this provider's path, not Anthropic's.
+        ("ollama", "http://127.0.0.1:9/v1", "http://127.0.0.1:9"),
+        ("gemini", "http://127.0.0.1:9/v1", "http://127.0.0.1:9"),
+        ("azure", "http://127.0.0.1:9/v1", "http://127.0.0.1:9"),
+        ("anthropic", "http://127.0.0.1:9/v1", "http://127.0.0.1:9"),
+        # APIs whose base URL includes /v1 (OpenAI's wire), given the root: add it.
+        ("openai-responses", "http://127.0.0.1:9", "http://127.0.0.1:9/v1"),
+        ("groq", "http://127.0.0.1:9", "http://127.0.0.1:9/v1"),
+        ("vllm", "http://127.0.0.1:9", "http://127.0.0.1:9/v1"),
+        # The whole endpoint pasted as the base URL.
+        ("ollama", "http://127.0.0.1:9/api/chat", "http://127.0.0.1:9"),
+        ("openai-responses", "http://127.0.0.1:9/v1/responses", "http://127.0.0.1:9/v1"),
+    ],
+)
+def test_the_404_hint_fits_the_provider(provider: str, base: str, fix: str) -> None:
+    from streamkit._cli import _not_found_hint, _provider, _Target
+
+    hint = _not_found_hint(_Target(_provider(provider), base, "--base-url", "m"))
+    assert hint.endswith(f"try --base-url {fix}"), hint
+    if provider != "anthropic":
+        assert "anthropic" not in hint and "/v1/messages" not in hint, hint
+
+
+def test_a_provider_without_a_default_model_asks_for_one_instead_of_sending_pydantic_undefined() -> None:
+    # `streamkit chat --provider azure` sent the deployment "PydanticUndefined".
+    from streamkit._cli import _default_model
+
+    assert _default_model("azure") is None
+    code = main(["chat", "hi", "--provider", "azure", "--base-url", "http://127.0.0.1:9"])
+    assert code == 2
+
+
+def test_a_404_from_azure_is_explained_not_a_traceback() -> None:
+    # The error message built the URL from endpoint({"model": ...}), which Azure's
+    # provider cannot do without its route: formatting the 404 raised instead.
+    from streamkit._cli import _describe, _provider, _Target
+
+    target = _Target(_provider("azure"), "http://127.0.0.1:9/v1", "--base-url", "dep")
+    text = _describe(NotFoundError("HTTP 404: Not Found", status_code=404), target)
+    assert "try --base-url http://127.0.0.1:9" in text
