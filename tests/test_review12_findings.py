@@ -92,3 +92,26 @@ def test_a_404_from_azure_is_explained_not_a_traceback() -> None:
     target = _Target(_provider("azure"), "http://127.0.0.1:9/v1", "--base-url", "dep")
     text = _describe(NotFoundError("HTTP 404: Not Found", status_code=404), target)
     assert "try --base-url http://127.0.0.1:9" in text
+
+
+# -- the walk-through, as a newcomer reads it -----------------------------------
+
+
+def test_the_contract_readme_names_files_that_exist() -> None:
+    # The shared-parts table pointed at streamkit/transport.py, sse.py... (renamed to _name.py).
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "streamkit/providers/README.md").read_text()
+    named = [p for p in re.findall(r"`(streamkit/[\w/]+\.py)`", text) if "acme" not in p]  # acme: the example
+    assert named
+    assert [p for p in named if not (root / p).exists()] == []
+
+
+def test_a_mock_wire_is_written_from_public_names() -> None:
+    # MockWire.events()/full() take an Answer: it must be importable without a private module.
+    from streamkit.testing import wire
+
+    assert "Answer" in wire.__all__
+    assert wire.Answer.__name__ == "Answer"
