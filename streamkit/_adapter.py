@@ -198,12 +198,12 @@ class EventSource:
                 item = await anext(self._iterator)
         except StopAsyncIteration:
             return None
-        except TimeoutError:
+        except TimeoutError as exc:
             if self._stop is not None:
                 raise self._stop from None
             if scope.expired():
                 raise
-            raise _wrapped(TimeoutError()) from None
+            raise _wrapped(exc) from exc  # the provider's own TimeoutError, message kept
         except APIError:
             raise
         except Exception as exc:
@@ -214,6 +214,10 @@ class EventSource:
             self._scope = None
         if self._stop is not None:
             raise self._stop
+        if when is not None and asyncio.get_running_loop().time() >= when:
+            # An iterator that never suspends (a local model's tight loop) gives
+            # the timeout no chance to fire: the deadline is checked here too.
+            raise TimeoutError
         cls = item.__class__
         if cls is str:
             event: Event = TextDelta(item)

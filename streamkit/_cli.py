@@ -79,8 +79,16 @@ class _Provider:
     wire: Provider
 
     def path(self, model: str) -> str:
-        """The endpoint appended to the base URL (the provider builds it: Gemini puts the model in it)."""
-        return self.wire.endpoint({"model": model}, True)
+        """The endpoint appended to the base URL (the provider builds it: Gemini puts the model in it).
+
+        "" when the provider needs more than the model to build it (Azure's
+        route: the deployment and API version): error messages then show
+        the base URL, rather than failing themselves.
+        """
+        try:
+            return self.wire.endpoint({"model": model}, True)
+        except StreamkitError:
+            return ""
 
 
 def _provider(name: str) -> _Provider:
@@ -347,13 +355,17 @@ async def _seed_prompts(llm: OpenAI | Anthropic, stats: _Stats) -> None:
 
 
 class _NoKey(Exception):
-    """No API key for the official API: a usage error, explained."""
+    """A usage error, explained: no API key for the official API, or no model and no default."""
 
 
-def _default_model(provider: str) -> str:
+def _default_model(provider: str) -> str | None:
+    """The model used without --model: the preset's, else the chat class's default; None if it has none."""
     entry = providers.get(provider)
     preset = dict(entry.preset)
-    return str(preset.get("model") or entry.chat_class().model_fields["model"].default)
+    field = entry.chat_class().model_fields["model"]
+    if preset.get("model"):
+        return str(preset["model"])
+    return None if field.is_required() or not isinstance(field.default, str) else field.default
 
 
 def _chat_target(args: argparse.Namespace) -> _Target:
@@ -364,7 +376,11 @@ def _chat_target(args: argparse.Namespace) -> _Target:
         base_url, source = str(_env(provider.url_env)), provider.url_env
     else:
         base_url, source = provider.official, "default"
-    target = _Target(provider, base_url, source, args.model or _default_model(provider.name))
+    model = args.model or _default_model(provider.name)
+    if not model:
+        # Azure's deployment has no sensible default: never send a made-up name.
+        raise _NoKey(f"--provider {provider.name} has no default model: pass --model NAME")
+    target = _Target(provider, base_url, source, model)
     official = urlsplit(provider.official).hostname
     if provider.key_env and not _env(provider.key_env) and urlsplit(base_url).hostname == official:
         raise _NoKey(
@@ -585,30 +601,42 @@ def _where_from(target: _Target) -> str:
     return f"hint: is the server running, and is {target.source} right? (--base-url overrides it)"
 
 
+#: Endpoints of OpenAI's wire, relative to a base URL that ends in /v1.
+_UNDER_V1 = ("/chat/completions", "/completions", "/responses")
+
+
 def _not_found_hint(target: _Target) -> str:
-    """Why a 404 probably happened, and the base URL to try instead."""
+    """Why a 404 probably happened, and the base URL to try instead.
+
+    The provider's endpoint says which mistake fits: OpenAI's wire
+    (``/chat/completions``, ``/completions``, ``/responses``: relative to a
+    base URL that includes ``/v1``) wants ``/v1`` added; the others' paths
+    start at the server's root (``/v1/messages``, ``/api/chat``,
+    ``/v1beta/models/...``, ``/openai/...``), so a base URL ending in ``/v1``
+    has one too many.
+    """
     base = target.base_url.rstrip("/")
     path = urlsplit(base).path
+    endpoint = urlsplit(target.provider.path(target.model)).path
     suggestion: str | None = None
     why = ""
-    if target.provider.name == "openai":
-        for endpoint in ("/chat/completions", "/completions"):
-            if path.endswith(endpoint):
-                suggestion = base[: -len(endpoint)]
-                why = f"the base URL should stop before {endpoint} (streamkit adds it)"
-                break
-        else:
+    relative = endpoint in _UNDER_V1
+    for pasted in (endpoint, *(_UNDER_V1 if relative else ())):
+        if pasted and path.endswith(pasted):
+            suggestion = base[: -len(pasted)]
+            why = f"the base URL should stop before {pasted} (streamkit adds it)"
+            break
+    else:
+        if relative:
             if path.endswith("/v1/v1"):
                 suggestion, why = base[:-3], "the base URL has /v1 twice"
             elif not path.endswith("/v1"):
                 suggestion = base + "/v1"
                 why = "OpenAI-style servers serve under /v1, and the base URL includes it"
-    else:
-        if path.endswith("/v1/messages"):
-            suggestion, why = base[: -len("/v1/messages")], "the base URL should stop before /v1/messages"
         elif path.endswith("/v1"):
             suggestion = base[:-3]
-            why = "for --provider anthropic the base URL has no /v1 (streamkit adds /v1/messages)"
+            adds = f" (streamkit adds {endpoint})" if endpoint else ""
+            why = f"for --provider {target.provider.name} the base URL has no /v1{adds}"
     if suggestion is None:
         return (
             f"hint: check the model name (--model {target.model}) and that the server at {base} "

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._render import Answer
 
-__all__ = ["MockWire", "last_user_text"]
+__all__ = ["Answer", "MockWire", "last_user_text"]
 
 
 def last_user_text(messages: Any) -> str:
