@@ -46,8 +46,8 @@ from streamkit import (
     StreamAbandoned,
     StreamClosedError,
     StreamStateError,
-    transport,
 )
+from streamkit import _transport as transport
 from streamkit.callbacks import AsyncCallbackHandler
 from streamkit.deadlines import Timeouts
 from streamkit.testing import MockResponse, MockServer
@@ -357,7 +357,7 @@ async def test_server_closing_mid_stream_fails_at_once(watch: str) -> None:
 
 
 async def test_aiohttp_raises_a_recorded_error_before_the_bytes_it_buffered() -> None:
-    """Pins the aiohttp behaviour that ``transport._buffered_after_error`` works around.
+    """Pins the aiohttp behaviour that ``_transport._buffered_after_error`` works around.
 
     ``StreamReader.readany()`` raises an exception set by the protocol before
     returning bytes it had already buffered (aiohttp/streams.py); the only
@@ -474,7 +474,7 @@ def test_foreign_errors_are_mapped_in_the_transport_only() -> None:
         for path in package.rglob("*.py")
         if re.search(r"\bmap_exception\b", path.read_text())
     )
-    assert users == ["transport.py"]
+    assert users == ["_transport.py"]
 
 
 # -- 11. the connect deadline is its own phase
