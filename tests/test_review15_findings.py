@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamkit import _cli, providers
+from streamkit.models import StreamingModel
 from streamkit.testing import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +115,21 @@ async def test_a_malformed_base_url_is_an_error_not_a_traceback() -> None:
     code, out, err = await run_cli("chat", "hi", "--base-url", "http://[::1")
     assert code == 1 and "InvalidArgumentError" in err and "base_url" in err
     assert "Traceback" not in err and out == ""
+
+
+def test_every_model_classs_settings_typeddict_is_public_where_the_class_is() -> None:
+    """``ChatOpenAISettings`` (``**settings: Unpack[...]`` in user code) was reachable only from the
+    private ``streamkit._openai``; each provider module exports its own beside its class."""
+    import streamkit.providers.function
+
+    public = ["streamkit", *(f"streamkit.providers.{m}" for m in ("ollama", "azure", "gemini"))]
+    public += ["streamkit.providers.openai_responses", "streamkit.providers.function"]
+    for module_name in public:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, StreamingModel) and not name.startswith("_"):
+                assert f"{name}Settings" in module.__all__, (
+                    f"{module_name} exports {name} but not its Settings"
+                )
+    assert streamkit.providers.function.FunctionModel  # imported: its module is among the public ones
