@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -133,3 +134,22 @@ def test_every_model_classs_settings_typeddict_is_public_where_the_class_is() ->
                     f"{module_name} exports {name} but not its Settings"
                 )
     assert streamkit.providers.function.FunctionModel  # imported: its module is among the public ones
+
+
+def test_every_source_path_the_docs_name_exists() -> None:
+    """The rename to private modules left README's Layout, providers/README.md and two docstrings
+    naming streamkit/transport.py, adapter.py, cli.py... which no longer exist."""
+    package = ROOT / "streamkit"
+    docs = [ROOT / "README.md", package / "providers" / "README.md", *package.rglob("*.py")]
+    missing = []
+    for doc in docs:
+        text = doc.read_text()
+        for path in re.findall(r"streamkit/([\w/]+\.py)", text):
+            if not (package / path).exists() and path != "providers/acme.py":  # the walk-through's example
+                missing.append(f"{doc.relative_to(ROOT)}: streamkit/{path}")
+        if doc.name == "README.md" and doc.parent == ROOT:  # the Layout section's bare names
+            layout = text[text.index("## Layout") :]
+            for name in re.findall(r"`([\w/]+\.py)`", layout):
+                if not list(package.rglob(Path(name).name)):
+                    missing.append(f"README.md Layout: {name}")
+    assert not missing, missing

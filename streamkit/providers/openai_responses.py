@@ -4,7 +4,7 @@
 ``use_responses_api=True``. Here it is a class of its own,
 :class:`ChatOpenAIResponses`, because (1) a provider is one module plus one
 registry line (the provider contract, issue #12): a switch on ``ChatOpenAI``
-would mean editing ``streamkit/openai.py`` and choosing the provider per
+would mean editing ``streamkit/_openai.py`` and choosing the provider per
 instance in shared code; (2) the two APIs take different settings
 (Responses: ``reasoning``, ``store``, ``include``, ``previous_response_id``,
 ``instructions``, ``text``; Chat Completions: ``n``, ``logprobs``,
