@@ -4,8 +4,8 @@ The public names, and nothing else; see the README for a tour.
 """
 
 from ._adapter import ResponseStream
-from ._anthropic import Anthropic, ChatAnthropic
-from ._openai import ChatOpenAI, OpenAI
+from ._anthropic import Anthropic, AnthropicSettings, ChatAnthropic, ChatAnthropicSettings
+from ._openai import ChatOpenAI, ChatOpenAISettings, OpenAI, OpenAISettings
 from .errors import (
     APIConnectionError,
     APIError,
@@ -46,13 +46,16 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Anthropic",
+    "AnthropicSettings",
     "AuthenticationError",
     "BadRequestError",
     "BaseMessage",
     "CertificateError",
     "ChatAnthropic",
+    "ChatAnthropicSettings",
     "ChatGeneration",
     "ChatOpenAI",
+    "ChatOpenAISettings",
     "ConflictError",
     "Generation",
     "HandlerError",
@@ -63,6 +66,7 @@ __all__ = [
     "LLMResult",
     "NotFoundError",
     "OpenAI",
+    "OpenAISettings",
     "OutputParserError",
     "OverloadedError",
     "PermissionDeniedError",

@@ -49,7 +49,14 @@ from ._anthropic import Anthropic, ChatAnthropic
 from ._openai import ChatOpenAI, OpenAI
 from .callbacks import AsyncCallbackHandler, StreamingStdOutCallbackHandler
 from .callbacks._base import AnyHandler
-from .errors import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, StreamkitError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    InvalidArgumentError,
+    NotFoundError,
+    StreamkitError,
+)
 from .messages import HumanMessage, SystemMessage
 from .providers.base import Provider
 from .results import BatchProgress, LLMResult
@@ -77,6 +84,9 @@ class _Provider:
     official: str
     entry: providers.ProviderEntry
     wire: Provider
+    #: Where requests go when neither --base-url nor ``url_env`` says: the
+    #: official API, or a local server's usual address (a vLLM preset's).
+    default_url: str = ""
 
     def path(self, model: str) -> str:
         """The endpoint appended to the base URL (the provider builds it: Gemini puts the model in it).
@@ -95,6 +105,12 @@ def _provider(name: str) -> _Provider:
     """The registered provider ``name`` (``streamkit.providers``), with its preset applied."""
     entry = providers.get(name)
     wire = entry.provider()
+    default_url = wire.default_base_url
+    preset = dict(entry.preset).get("provider")
+    if not default_url and isinstance(preset, str):
+        from .providers import presets
+
+        default_url = presets.get(preset).base_url  # a local server: no official host, a usual address
     return _Provider(
         name,
         entry.title or name,
@@ -103,6 +119,7 @@ def _provider(name: str) -> _Provider:
         wire.default_base_url,
         entry,
         wire,
+        default_url,
     )
 
 
@@ -122,7 +139,11 @@ class _Target:
 
     @property
     def url(self) -> str:
-        return self.base_url.rstrip("/") + self.provider.path(self.model)
+        """The endpoint's URL (the base URL alone if the path needs more: Azure's deployment)."""
+        try:
+            return self.base_url.rstrip("/") + self.provider.path(self.model)
+        except InvalidArgumentError:
+            return self.base_url
 
 
 def _env(name: str) -> str | None:
@@ -375,14 +396,19 @@ def _chat_target(args: argparse.Namespace) -> _Target:
     elif _env(provider.url_env):
         base_url, source = str(_env(provider.url_env)), provider.url_env
     else:
-        base_url, source = provider.official, "default"
+        base_url, source = provider.default_url, "default"
+    try:
+        host = urlsplit(base_url).hostname
+    except ValueError:  # "http://[::1": urlsplit's own complaint, without a traceback
+        host = None
     model = args.model or _default_model(provider.name)
     if not model:
         # Azure's deployment has no sensible default: never send a made-up name.
         raise _NoKey(f"--provider {provider.name} has no default model: pass --model NAME")
     target = _Target(provider, base_url, source, model)
     official = urlsplit(provider.official).hostname
-    if provider.key_env and not _env(provider.key_env) and urlsplit(base_url).hostname == official:
+    needs_key = provider.wire.requires_key and official is not None  # as the model decides
+    if needs_key and provider.key_env and not _env(provider.key_env) and host == official:
         raise _NoKey(
             f"no API key for {provider.title}: set the {provider.key_env} environment variable "
             f"(export {provider.key_env}=...), or use --base-url to reach a server that needs no key.\n"
@@ -597,46 +623,47 @@ def _where_from(target: _Target) -> str:
     if target.source == "--base-url":
         return "hint: is the server running, and is --base-url right?"
     if target.source == "default":
-        return f"hint: check your network connection (or set --base-url / {target.provider.url_env})"
+        provider = target.provider
+        if not provider.official:  # a local server's usual address (a preset's)
+            return f"hint: is {provider.title} running there? (--base-url points elsewhere)"
+        also = f" / {provider.url_env}" if provider.url_env else ""
+        return f"hint: check your network connection (or set --base-url{also})"
     return f"hint: is the server running, and is {target.source} right? (--base-url overrides it)"
 
 
-#: Endpoints of OpenAI's wire, relative to a base URL that ends in /v1.
-_UNDER_V1 = ("/chat/completions", "/completions", "/responses")
 
 
 def _not_found_hint(target: _Target) -> str:
     """Why a 404 probably happened, and the base URL to try instead.
 
-    The provider's endpoint says which mistake fits: OpenAI's wire
-    (``/chat/completions``, ``/completions``, ``/responses``: relative to a
-    base URL that includes ``/v1``) wants ``/v1`` added; the others' paths
-    start at the server's root (``/v1/messages``, ``/api/chat``,
-    ``/v1beta/models/...``, ``/openai/...``), so a base URL ending in ``/v1``
-    has one too many.
+    Whether a base URL ends in ``/v1`` is each provider's own fact, read from
+    its default URL (OpenAI's and the OpenAI-compatible presets' do;
+    Anthropic's, Ollama's and Gemini's do not: their endpoint paths start
+    with ``/v1/messages``, ``/api/chat``, ``/v1beta/...``).
     """
+    provider = target.provider
     base = target.base_url.rstrip("/")
     path = urlsplit(base).path
-    endpoint = urlsplit(target.provider.path(target.model)).path
+    endpoint = urlsplit(target.url).path[len(path) :]  # the path streamkit appends ("" for Azure)
+    with_v1 = urlsplit(provider.default_url).path.rstrip("/").endswith("/v1")
+    endpoints = [e for e in (endpoint, "/completions" if provider.name == "openai" else "") if e]
     suggestion: str | None = None
     why = ""
-    relative = endpoint in _UNDER_V1
-    for pasted in (endpoint, *(_UNDER_V1 if relative else ())):
-        if pasted and path.endswith(pasted):
-            suggestion = base[: -len(pasted)]
-            why = f"the base URL should stop before {pasted} (streamkit adds it)"
+    for tail in endpoints:
+        if path.endswith(tail):
+            suggestion = base[: -len(tail)]
+            why = f"the base URL should stop before {tail} (streamkit adds it)"
             break
     else:
-        if relative:
-            if path.endswith("/v1/v1"):
-                suggestion, why = base[:-3], "the base URL has /v1 twice"
-            elif not path.endswith("/v1"):
-                suggestion = base + "/v1"
-                why = "OpenAI-style servers serve under /v1, and the base URL includes it"
-        elif path.endswith("/v1"):
+        if with_v1 and path.endswith("/v1/v1"):
+            suggestion, why = base[:-3], "the base URL has /v1 twice"
+        elif with_v1 and not path.endswith("/v1"):
+            suggestion = base + "/v1"
+            why = f"{provider.title} serves under /v1, and the base URL includes it"
+        elif not with_v1 and path.endswith("/v1"):
             suggestion = base[:-3]
             adds = f" (streamkit adds {endpoint})" if endpoint else ""
-            why = f"for --provider {target.provider.name} the base URL has no /v1{adds}"
+            why = f"for --provider {provider.name} the base URL has no /v1{adds}"
     if suggestion is None:
         return (
             f"hint: check the model name (--model {target.model}) and that the server at {base} "

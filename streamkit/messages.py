@@ -33,7 +33,7 @@ ContentPart: TypeAlias = str | dict[str, Any]
 ``{"type": "image_url", ...}``, ...) or a bare ``str`` (a text part).
 
 The accepted shapes and what each provider receives are listed in
-``streamkit/content.py``'s docstring; a part a provider cannot take raises
+``streamkit/_content.py``'s docstring; a part a provider cannot take raises
 :class:`~streamkit.errors.InvalidArgumentError` when the request is built.
 """
 MessageContent: TypeAlias = str | list[ContentPart]

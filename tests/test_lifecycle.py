@@ -357,7 +357,7 @@ async def test_server_closing_mid_stream_fails_at_once(watch: str) -> None:
 
 
 async def test_aiohttp_raises_a_recorded_error_before_the_bytes_it_buffered() -> None:
-    """Pins the aiohttp behaviour that ``transport._buffered_after_error`` works around.
+    """Pins the aiohttp behaviour that ``_transport._buffered_after_error`` works around.
 
     ``StreamReader.readany()`` raises an exception set by the protocol before
     returning bytes it had already buffered (aiohttp/streams.py); the only

@@ -45,6 +45,7 @@ def test_the_wheel_ships_the_package_typed_and_no_tests(dist: Path) -> None:
     assert "streamkit/__init__.py" in names
     assert "streamkit/py.typed" in names
     assert "streamkit/providers/_openai.py" in names and "streamkit/testing/_server.py" in names
+    assert "streamkit/_cli.py" in names  # the console script's module
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "examples/"))]
     assert metadata["Name"] == "streamkit-llm"
     assert metadata["Version"] == streamkit.__version__  # single-sourced from __version__
@@ -52,6 +53,9 @@ def test_the_wheel_ships_the_package_typed_and_no_tests(dist: Path) -> None:
     assert "Typing :: Typed" in metadata.get_all("Classifier", [])
     assert any(url.startswith("Changelog") for url in metadata.get_all("Project-URL", []))
     assert any(n.endswith("licenses/LICENSE") for n in names)
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read(metadata_name.replace("METADATA", "entry_points.txt")).decode()
+    assert "streamkit = streamkit._cli:main" in entry_points
 
 
 def test_the_sdist_has_the_license_readme_and_changelog(dist: Path) -> None:
@@ -59,7 +63,9 @@ def test_the_sdist_has_the_license_readme_and_changelog(dist: Path) -> None:
     assert sdist.name == f"streamkit_llm-{streamkit.__version__}.tar.gz"
     with tarfile.open(sdist) as archive:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
-    assert {"LICENSE", "README.md", "pyproject.toml", "streamkit/py.typed"} <= names
+    assert {"LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "streamkit/py.typed"} <= names
+    # No half test suite (setuptools adds tests/test_*.py without conftest.py or the fixtures).
+    assert not [n for n in names if n.startswith(("tests/", "benchmarks/"))]
 
 
 def test_the_changelog_has_the_current_version() -> None:

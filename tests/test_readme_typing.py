@@ -46,14 +46,32 @@ def readme_blocks() -> list[tuple[int, str]]:
     ]
 
 
+def readme_sync_blocks() -> list[tuple[int, str]]:
+    """Each ```python sync block (plain-script code, blocking calls) with the README line its code starts on."""
+    text = README.read_text()
+    return [
+        (text.count("\n", 0, match.start(1)) + 1, match.group(1))
+        for match in re.finditer(r"```python sync\n(.*?)```", text, flags=re.S)
+    ]
+
+
 def readme_module() -> tuple[str, dict[int, str]]:
-    """The blocks as one module, and for each of its lines where it came from (``README.md:N (block k)``)."""
+    """The blocks as one module, and for each of its lines where it came from (``README.md:N (block k)``).
+
+    The async blocks are the body of one ``async def``; each ``python sync``
+    block is the body of a plain ``def`` of its own (a script's code).
+    """
     lines = ["async def _readme() -> None:"]
     origin: dict[int, str] = {}
     for number, (start, block) in enumerate(readme_blocks(), 1):
         for offset, line in enumerate(block.splitlines()):
             lines.append(f"    {line}" if line.strip() else "")
             origin[len(lines)] = f"README.md:{start + offset} (block {number})"
+    for number, (start, block) in enumerate(readme_sync_blocks(), 1):
+        lines += ["", "", f"def _readme_sync_{number}() -> None:"]
+        for offset, line in enumerate(block.splitlines()):
+            lines.append(f"    {line}" if line.strip() else "")
+            origin[len(lines)] = f"README.md:{start + offset} (sync block {number})"
     return "\n".join(lines) + "\n", origin
 
 
@@ -200,6 +218,7 @@ def mypy_errors(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 def test_readme_has_python_blocks() -> None:
     assert len(readme_blocks()) >= 20
+    assert readme_sync_blocks(), "the blocking calls' block (```python sync) is type-checked too"
 
 
 def test_every_readme_block_type_checks_strictly(mypy_errors: Errors) -> None:

@@ -81,9 +81,16 @@ class ProviderEntry:
         A class whose provider needs more settings than the preset (Azure's
         deployment) gives its provider class's defaults instead.
         """
+        preset = dict(self.preset)
+        if isinstance(preset.get("provider"), str):
+            # A ChatOpenAI preset: its own key variable, URL and URL variable (GROQ_API_KEY, not
+            # OpenAI's); made directly, since applying a preset needs a model it has no default for.
+            from .presets import provider_class
+
+            return provider_class(preset["provider"])()
         cls = self.chat_class()
         try:
-            return cls._new_provider(dict(self.preset))
+            return cls._new_provider(preset)
         except InvalidArgumentError:
             return cls._provider_class()
 

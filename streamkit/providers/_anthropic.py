@@ -43,7 +43,7 @@ from ..testing._render import Answer, anthropic_events, anthropic_full
 from ..testing._validate import check_anthropic
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
+from .base import Provider, StreamMapper, bad_value, count, error_event_payload, loads, optional_str
 
 __all__ = ["MOCK", "AnthropicMapper", "AnthropicProvider"]
 
@@ -117,10 +117,7 @@ class AnthropicMapper(StreamMapper):
         if self.terminal:
             return
         if sse.event == "error":
-            try:
-                payload: Any = loads(sse.data)
-            except ProtocolError:
-                payload = sse.data
+            payload = error_event_payload(sse.data)
             raise error_from_payload(payload)
         self.map_object(loads(sse.data), out, sse.event)
 

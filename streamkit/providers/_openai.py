@@ -62,7 +62,7 @@ from ..testing._render import Answer, openai_events, openai_full
 from ..testing._validate import check_openai_chat
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
+from .base import Provider, StreamMapper, bad_value, count, error_event_payload, loads, optional_str
 
 __all__ = [
     "CHAT_MOCK",
@@ -138,10 +138,7 @@ class _OpenAIMapper(StreamMapper):
         data = sse.data
         if sse.event == "error":
             # An SSE event named "error", whatever its data: JSON or plain text.
-            try:
-                payload: Any = loads(data)
-            except ProtocolError:
-                payload = data
+            payload = error_event_payload(data)
             raise error_from_payload(payload)
         if data.startswith("[DONE]"):
             self.terminal = True

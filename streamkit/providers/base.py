@@ -57,6 +57,7 @@ __all__ = [
     "bad_value",
     "count",
     "error_from_payload",
+    "error_event_payload",
     "error_message",
     "loads",
     "optional_str",
@@ -122,6 +123,24 @@ def loads(data: str) -> Any:
 
 #: How bad JSON is reported: at the very end of a body it means the body was cut mid-event.
 _MALFORMED = "malformed JSON in stream event:"
+
+
+def error_event_payload(data: str) -> Any:
+    """The payload of an SSE event named ``error``: its JSON, or its text when it is not JSON.
+
+    Servers send either (llama.cpp and gateways send plain text). Data
+    that starts as a JSON object or list but does not parse is not a
+    message: it raises the malformed-JSON :class:`ProtocolError`, which
+    :meth:`StreamMapper.finish` reports as an
+    :class:`~streamkit.errors.IncompleteStreamError` when the body was cut
+    inside the event.
+    """
+    try:
+        return loads(data)
+    except ProtocolError:
+        if data.lstrip().startswith(("{", "[")):
+            raise
+        return data
 
 
 class StreamMapper(ABC):

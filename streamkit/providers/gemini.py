@@ -102,7 +102,7 @@ from ..models import ChatModel, ChatModelSettings
 from ..testing._render import Answer
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
+from .base import Provider, StreamMapper, bad_value, count, error_event_payload, loads, optional_str
 
 __all__ = [
     "MOCK",
@@ -308,10 +308,7 @@ class GeminiMapper(StreamMapper):
 
     def map(self, sse: ServerSentEvent, out: list[Event]) -> None:
         if sse.event == "error":
-            try:
-                payload: Any = loads(sse.data)
-            except ProtocolError:
-                payload = sse.data
+            payload = error_event_payload(sse.data)
             raise _gemini_error(payload)
         self.map_object(loads(sse.data), out)
 

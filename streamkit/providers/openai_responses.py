@@ -4,7 +4,7 @@
 ``use_responses_api=True``. Here it is a class of its own,
 :class:`ChatOpenAIResponses`, because (1) a provider is one module plus one
 registry line (the provider contract, issue #12): a switch on ``ChatOpenAI``
-would mean editing ``streamkit/openai.py`` and choosing the provider per
+would mean editing ``streamkit/_openai.py`` and choosing the provider per
 instance in shared code; (2) the two APIs take different settings
 (Responses: ``reasoning``, ``store``, ``include``, ``previous_response_id``,
 ``instructions``, ``text``; Chat Completions: ``n``, ``logprobs``,
@@ -117,7 +117,7 @@ from ..models import ChatModel, ChatModelSettings
 from ..testing._render import Answer, sse
 from ..testing.wire import MockWire
 from ..tools import ToolSpec
-from .base import Provider, StreamMapper, bad_value, count, loads, optional_str
+from .base import Provider, StreamMapper, bad_value, count, error_event_payload, loads, optional_str
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -282,10 +282,7 @@ class ResponsesMapper(StreamMapper):
             return  # nothing after the end counts
         data = sse.data
         if sse.event == "error":
-            try:
-                payload: Any = loads(data)
-            except ProtocolError:
-                payload = data
+            payload = error_event_payload(data)
             raise stream_error(payload)
         if data.startswith("[DONE]"):
             return  # OpenAI sends none; some compatible servers do. The end is response.completed.
