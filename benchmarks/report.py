@@ -42,7 +42,16 @@ def _m(key: str, fmt: Callable[[Any], str]) -> Callable[[Row], str]:
 
 
 def _stream(row: Row) -> str:
-    return {"openai": "OpenAI chat", "anthropic": "Anthropic messages"}.get(row.provider, row.provider)
+    return _STREAM_NAMES.get(row.provider, row.provider)
+
+
+_STREAM_NAMES = {
+    "openai": "OpenAI chat",
+    "anthropic": "Anthropic messages",
+    "openai-responses": "OpenAI Responses",
+    "gemini": "Gemini streamGenerateContent",
+    "ollama": "Ollama /api/chat",
+}
 
 
 def _label(row: Row) -> str:
@@ -205,7 +214,15 @@ def chart(path: Path, results: list[ScenarioResult]) -> str | None:
 
     by_key = {r.key: r for r in results}
     panels = [k for k in ("single", "concurrent", "ttft", "many", "gateway", "linear") if k in by_key]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels) + 0.8), squeeze=False)
+    # Each panel's height grows with its bars (scenarios 1-3 have a row per contender and wire format).
+    heights = [max(3.0, 0.8 + 0.17 * len(by_key[k].rows)) for k in panels]
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(10, sum(heights) + 0.8),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, key in zip((a[0] for a in axes), panels, strict=True):
         result = by_key[key]
         if key == "linear":
