@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .scenarios import Row, ScenarioResult
+from .scenarios import SCENARIOS, Row, ScenarioResult
 
 __all__ = ["chart", "load", "markdown", "write_json"]
 
@@ -162,6 +162,15 @@ def markdown(results: list[ScenarioResult], meta: dict[str, Any]) -> str:
             else "**some did not match: see ✗ rows and the problems below.**"
         ),
     ]
+    ran = [r.key for r in results]
+    left_out = [key for key in SCENARIOS if key not in ran]
+    if left_out:
+        out += [
+            "",
+            f"**A subset:** this run has scenario(s) {', '.join(ran) or 'none'} only; "
+            f"{', '.join(left_out)} were not run (their latest tables are in this file's git history, "
+            "or in a folder of their own under benchmarks/results/).",
+        ]
     if meta["skipped"]:
         out += ["", "Skipped (not installed): " + ", ".join(meta["skipped"]) + "."]
     for result in results:
