@@ -8,19 +8,23 @@ open at once). Each loop is what a user of that library would write; the
 ``mark`` check is the same one-line test in all of them.
 
 The floor is plain aiohttp, ``async for line in resp.content`` and
-``json.loads`` on each ``data:`` line: about the least a Python client can
-do and still be correct for these streams.
+``json.loads`` on each ``data:`` line (on each line, for Ollama's NDJSON),
+then the text pulled out of the format's own shape: about the least a
+Python client can do and still be correct for these streams. There is one
+floor per wire format; every ratio is to the floor of the same format.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
-from .wire import Provider
+from .wire import PROVIDERS, Provider
 
 __all__ = ["CONTENDERS", "Client", "ContenderInfo", "available", "contender", "open_contender"]
 
@@ -46,12 +50,12 @@ class ContenderInfo:
 
 
 CONTENDERS: tuple[ContenderInfo, ...] = (
-    ContenderInfo("floor", "floor: aiohttp lines + json.loads", ("openai", "anthropic"), huge_lines=False),
+    ContenderInfo("floor", "floor: aiohttp lines + json.loads", PROVIDERS, huge_lines=False),
     ContenderInfo(
         "floor-orjson", "aiohttp lines + orjson", ("openai", "anthropic"), ("orjson",), huge_lines=False
     ),
-    ContenderInfo("sk-stream", "streamkit stream()", ("openai", "anthropic")),
-    ContenderInfo("sk-generate", "streamkit generate() + handler", ("openai", "anthropic")),
+    ContenderInfo("sk-stream", "streamkit stream()", PROVIDERS),
+    ContenderInfo("sk-generate", "streamkit generate() + handler", PROVIDERS),
     ContenderInfo("openai-sdk", "openai-python AsyncOpenAI(stream=True)", ("openai",), ("openai",)),
     ContenderInfo(
         "langchain-openai", "langchain-openai ChatOpenAI.astream", ("openai",), ("langchain_openai",)
@@ -93,8 +97,9 @@ def open_contender(key: str, provider: Provider, root: str) -> Client:
 
 
 def _base_url(provider: Provider, root: str) -> str:
-    # As with the real APIs: OpenAI's base URL includes /v1, Anthropic's does not.
-    return f"{root}/v1" if provider == "openai" else root
+    # As with the real APIs: OpenAI's base URL (chat and Responses) includes /v1;
+    # Anthropic's, Gemini's (the API version is added per request) and Ollama's do not.
+    return f"{root}/v1" if provider in ("openai", "openai-responses") else root
 
 
 # -- the floor ---------------------------------------------------------------
@@ -107,12 +112,23 @@ class _Floor:
         self._aiohttp = aiohttp
         self._provider = provider
         self._loads = loads
+        self._root = root
+        self._headers: dict[str, str]
         if provider == "openai":
             self._url = f"{root}/v1/chat/completions"
             self._headers = {"Authorization": "Bearer bench"}
-        else:
+        elif provider == "anthropic":
             self._url = f"{root}/v1/messages"
             self._headers = {"x-api-key": "bench", "anthropic-version": "2023-06-01"}
+        elif provider == "openai-responses":
+            self._url = f"{root}/v1/responses"
+            self._headers = {"Authorization": "Bearer bench"}
+        elif provider == "gemini":
+            self._url = ""  # the model is in the path: see stream()
+            self._headers = {"x-goog-api-key": "bench"}
+        else:
+            self._url = f"{root}/api/chat"
+            self._headers = {}
         self._session: Any = None
 
     def _get_session(self) -> Any:
@@ -123,7 +139,13 @@ class _Floor:
             )
         return self._session
 
-    async def stream(self, model: str, mark: Mark) -> str:
+    def _request(self, model: str) -> tuple[str, dict[str, Any]]:
+        """The URL and the JSON body of the format's streaming request."""
+        if self._provider == "gemini":
+            url = f"{self._root}/v1beta/models/{quote(model, safe='')}:streamGenerateContent?alt=sse"
+            return url, {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+        if self._provider == "openai-responses":
+            return self._url, {"model": model, "input": PROMPT, "stream": True}
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": "user", "content": PROMPT}],
@@ -131,11 +153,16 @@ class _Floor:
         }
         if self._provider == "anthropic":
             body["max_tokens"] = 1024
+        return self._url, body
+
+    async def stream(self, model: str, mark: Mark) -> str:
         loads = self._loads
         parts: list[str] = []
-        async with self._get_session().post(self._url, json=body, headers=self._headers) as resp:
+        provider = self._provider
+        url, body = self._request(model)
+        async with self._get_session().post(url, json=body, headers=self._headers) as resp:
             resp.raise_for_status()
-            if self._provider == "openai":
+            if provider == "openai":
                 async for line in resp.content:
                     if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
                         choices = loads(line[6:])["choices"]
@@ -145,7 +172,7 @@ class _Floor:
                                 if not parts:
                                     mark()
                                 parts.append(text)
-            else:
+            elif provider == "anthropic":
                 async for line in resp.content:
                     if line.startswith(b"data: "):
                         event = loads(line[6:])
@@ -153,6 +180,31 @@ class _Floor:
                             if not parts:
                                 mark()
                             parts.append(event["delta"]["text"])
+            elif provider == "openai-responses":
+                async for line in resp.content:
+                    if line.startswith(b"data: "):
+                        event = loads(line[6:])
+                        if event["type"] == "response.output_text.delta":
+                            if not parts:
+                                mark()
+                            parts.append(event["delta"])
+            elif provider == "gemini":
+                # CRLF framing: each data line ends with b"\r\n", which json.loads skips as whitespace.
+                async for line in resp.content:
+                    if line.startswith(b"data: "):
+                        for part in loads(line[6:])["candidates"][0]["content"]["parts"]:
+                            text = part.get("text")
+                            if text and not part.get("thought"):
+                                if not parts:
+                                    mark()
+                                parts.append(text)
+            else:
+                async for line in resp.content:
+                    text = loads(line)["message"]["content"]
+                    if text:
+                        if not parts:
+                            mark()
+                        parts.append(text)
         return "".join(parts)
 
     async def aclose(self) -> None:
@@ -170,17 +222,26 @@ def _floor_orjson(provider: Provider, root: str) -> Client:
 
 
 def _streamkit_model(provider: Provider, root: str, **kwargs: Any) -> Any:
-    from streamkit import ChatAnthropic, ChatOpenAI
-
-    cls = ChatOpenAI if provider == "openai" else ChatAnthropic
+    """The format's streamkit chat class: ``ChatOpenAI``, ``ChatAnthropic``,
+    ``ChatOpenAIResponses``, ``ChatGoogleGenerativeAI`` or ``ChatOllama``."""
+    module, name = {
+        "openai": ("streamkit", "ChatOpenAI"),
+        "anthropic": ("streamkit", "ChatAnthropic"),
+        "openai-responses": ("streamkit.providers.openai_responses", "ChatOpenAIResponses"),
+        "gemini": ("streamkit.providers.gemini", "ChatGoogleGenerativeAI"),
+        "ollama": ("streamkit.providers.ollama", "ChatOllama"),
+    }[provider]
+    cls = getattr(importlib.import_module(module), name)
     # Default settings (timeouts included), no retries: a failure must show.
     # The linear scenario sends single events up to 64 MiB, past the default
-    # max_event_size (16 MiB) that guards against endless lines.
+    # max_event_size (16 MiB) that guards against endless lines. Ollama needs
+    # no key (a local server).
+    key = {} if provider == "ollama" else {"api_key": "bench"}
     return cls(
         base_url=_base_url(provider, root),
-        api_key="bench",
         max_retries=0,
         max_event_size=256 * 1024 * 1024,
+        **key,
         **kwargs,
     )
 

@@ -36,6 +36,8 @@ def _child_env() -> dict[str, str]:
     env["LANGSMITH_TRACING"] = env["LANGCHAIN_TRACING_V2"] = "false"
     env.pop("OPENAI_BASE_URL", None)
     env.pop("ANTHROPIC_BASE_URL", None)
+    env.pop("GOOGLE_GEMINI_BASE_URL", None)
+    env.pop("OLLAMA_HOST", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return env
 

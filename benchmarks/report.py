@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .scenarios import Row, ScenarioResult
+from .scenarios import SCENARIOS, Row, ScenarioResult
 
 __all__ = ["chart", "load", "markdown", "write_json"]
 
@@ -42,7 +42,16 @@ def _m(key: str, fmt: Callable[[Any], str]) -> Callable[[Row], str]:
 
 
 def _stream(row: Row) -> str:
-    return {"openai": "OpenAI chat", "anthropic": "Anthropic messages"}.get(row.provider, row.provider)
+    return _STREAM_NAMES.get(row.provider, row.provider)
+
+
+_STREAM_NAMES = {
+    "openai": "OpenAI chat",
+    "anthropic": "Anthropic messages",
+    "openai-responses": "OpenAI Responses",
+    "gemini": "Gemini streamGenerateContent",
+    "ollama": "Ollama /api/chat",
+}
 
 
 def _label(row: Row) -> str:
@@ -153,6 +162,15 @@ def markdown(results: list[ScenarioResult], meta: dict[str, Any]) -> str:
             else "**some did not match: see ✗ rows and the problems below.**"
         ),
     ]
+    ran = [r.key for r in results]
+    left_out = [key for key in SCENARIOS if key not in ran]
+    if left_out:
+        out += [
+            "",
+            f"**A subset:** this run has scenario(s) {', '.join(ran) or 'none'} only; "
+            f"{', '.join(left_out)} were not run (their latest tables are in this file's git history, "
+            "or in a folder of their own under benchmarks/results/).",
+        ]
     if meta["skipped"]:
         out += ["", "Skipped (not installed): " + ", ".join(meta["skipped"]) + "."]
     for result in results:
@@ -205,7 +223,15 @@ def chart(path: Path, results: list[ScenarioResult]) -> str | None:
 
     by_key = {r.key: r for r in results}
     panels = [k for k in ("single", "concurrent", "ttft", "many", "gateway", "linear") if k in by_key]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels) + 0.8), squeeze=False)
+    # Each panel's height grows with its bars (scenarios 1-3 have a row per contender and wire format).
+    heights = [max(3.0, 0.8 + 0.17 * len(by_key[k].rows)) for k in panels]
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(10, sum(heights) + 0.8),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, key in zip((a[0] for a in axes), panels, strict=True):
         result = by_key[key]
         if key == "linear":

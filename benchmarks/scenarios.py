@@ -4,7 +4,10 @@ Every scenario runs each contender once per repetition, in a fresh client
 process, alternating the order of the contenders between repetitions
 (forward, reversed, forward...). Figures are medians over repetitions;
 ratios are to the floor (``floor``: aiohttp lines + ``json.loads``)
-measured in the same run on the same stream.
+measured in the same run on the same stream, in the same wire format.
+Scenarios 1 and 2 run every wire format of :data:`benchmarks.wire.PROVIDERS`,
+scenario 3 those of ``Config.ttft_providers`` (all of them in ``--full``),
+scenarios 4, 5 and 6 OpenAI's chat format only.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Config:
     ttft_requests: int
     ttft_tokens: int
     ttft_first_delay_ms: float
+    #: The wire formats scenario 3 runs (scenarios 1 and 2 run all of them).
+    ttft_providers: tuple[Provider, ...]
     many_streams: int
     many_tokens: int
     many_reps: int
@@ -62,6 +67,9 @@ def config_for(name: str, reps: int | None = None) -> Config:
             ttft_requests=10,
             ttft_tokens=20,
             ttft_first_delay_ms=5.0,
+            # Each format adds three client processes (~1 s each, mostly imports):
+            # the new formats' TTFT runs in --full only, to keep --quick under a minute.
+            ttft_providers=("openai", "anthropic"),
             many_streams=300,
             many_tokens=20,
             many_reps=reps or 1,
@@ -84,6 +92,7 @@ def config_for(name: str, reps: int | None = None) -> Config:
         ttft_requests=100,
         ttft_tokens=20,
         ttft_first_delay_ms=5.0,
+        ttft_providers=PROVIDERS,
         many_streams=10_000,
         many_tokens=50,
         many_reps=reps or 3,
@@ -294,10 +303,11 @@ def concurrent(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult
 
 def ttft(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
     spec = Spec(tokens=cfg.ttft_tokens, first_delay_ms=cfg.ttft_first_delay_ms)
-    h.server.prepare(spec, PROVIDERS)
-    h.server.prepare(WARMUP, PROVIDERS)
+    providers = cfg.ttft_providers
+    h.server.prepare(spec, providers)
+    h.server.prepare(WARMUP, providers)
     rows: list[Row] = []
-    for provider in PROVIDERS:
+    for provider in providers:
         contenders = _contenders(provider, only)
         runs = _alternating(
             contenders,
@@ -332,6 +342,7 @@ def ttft(h: Harness, cfg: Config, only: set[str] | None) -> ScenarioResult:
             "requests": cfg.ttft_requests,
             "tokens": cfg.ttft_tokens,
             "first_delay_ms": cfg.ttft_first_delay_ms,
+            "providers": list(providers),
             "reps": cfg.reps,
         },
         rows,

@@ -7,6 +7,11 @@ serves until killed:
 
 * ``POST /v1/chat/completions``: an OpenAI Chat Completions stream;
 * ``POST /v1/messages``: an Anthropic Messages stream;
+* ``POST /v1/responses``: an OpenAI Responses API stream;
+* ``POST /v1beta/models/{model}:streamGenerateContent?alt=sse``: a Gemini
+  stream (the model, URL-quoted or not, in the path; the body has none);
+* ``POST /api/chat``: an Ollama NDJSON stream (``stream`` defaults to true,
+  as in Ollama);
 * ``POST /_prepare`` ``{"model": ...}``: render a spec's bodies now, so that
   no measurement pays for it; ``POST /_reset`` drops them all;
 * ``POST /_release`` ``{"nonce": ...}``: let the streams held at a barrier
@@ -19,7 +24,8 @@ serves until killed:
   written (the gateway scenario's latency per token).
 
 The request's ``model`` is a :class:`benchmarks.wire.Spec`; the bodies are
-rendered once per spec and cached (see :mod:`benchmarks.wire`).
+rendered once per spec and cached (see :mod:`benchmarks.wire`). A request
+that does not ask for a stream gets a 400.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import time
 
 from aiohttp import web
 
-from .wire import Provider, Rendered, Spec, render, stream_tag
+from .wire import PROVIDERS, Provider, Rendered, Spec, render, stream_tag
 
 __all__ = ["main", "raise_nofile_limit"]
 
@@ -68,7 +74,7 @@ class _Barrier:
 
 class BenchServer:
     def __init__(self) -> None:
-        self.cache: dict[tuple[Provider, tuple[int, int]], Rendered] = {}
+        self.cache: dict[tuple[Provider, tuple[int, int, int]], Rendered] = {}
         self.barriers: dict[str, _Barrier] = {}
         self.served = 0
         self.open = 0
@@ -79,6 +85,9 @@ class BenchServer:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/v1/chat/completions", self.openai)
         app.router.add_post("/v1/messages", self.anthropic)
+        app.router.add_post("/v1/responses", self.openai_responses)
+        app.router.add_post("/v1beta/models/{call}", self.gemini)
+        app.router.add_post("/api/chat", self.ollama)
         app.router.add_post("/_prepare", self.prepare)
         app.router.add_post("/_reset", self.reset)
         app.router.add_post("/_release", self.release)
@@ -96,9 +105,7 @@ class BenchServer:
     async def prepare(self, request: web.Request) -> web.Response:
         payload = await request.json()
         spec = Spec.from_model(payload["model"])
-        sizes = {
-            p: len(self.rendered(p, spec).body) for p in payload.get("providers", ["openai", "anthropic"])
-        }
+        sizes = {p: len(self.rendered(p, spec).body) for p in payload.get("providers", PROVIDERS)}
         return web.json_response({"bytes": sizes})
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -135,13 +142,41 @@ class BenchServer:
     async def anthropic(self, request: web.Request) -> web.StreamResponse:
         return await self.stream(request, "anthropic", {"request-id": "req_bench"})
 
+    async def openai_responses(self, request: web.Request) -> web.StreamResponse:
+        return await self.stream(
+            request, "openai-responses", {"x-request-id": "req_bench", "openai-processing-ms": "1"}
+        )
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        # ``models/{model}:streamGenerateContent``: the model is the path segment up to its last colon.
+        model, _, method = request.match_info["call"].rpartition(":")
+        streaming = method == "streamGenerateContent" and request.query.get("alt") == "sse"
+        return await self.stream(request, "gemini", {"server-timing": "gfet4t7; dur=1"}, model, streaming)
+
+    async def ollama(self, request: web.Request) -> web.StreamResponse:
+        return await self.stream(request, "ollama", {}, stream_default=True)
+
     async def stream(
-        self, request: web.Request, provider: Provider, extra: dict[str, str]
+        self,
+        request: web.Request,
+        provider: Provider,
+        extra: dict[str, str],
+        model: str | None = None,
+        streaming: bool | None = None,
+        *,
+        stream_default: bool = False,
     ) -> web.StreamResponse:
+        """Send ``provider``'s pre-rendered body for the spec named by ``model`` (else the body's ``model``).
+
+        ``streaming`` (else the body's ``stream``, default ``stream_default``)
+        must be true: the benchmark server only streams.
+        """
         payload = json.loads(await request.read())
-        if not payload.get("stream"):
+        if streaming is None:
+            streaming = bool(payload.get("stream", stream_default))
+        if not streaming:
             return web.json_response({"error": {"message": "the benchmark server only streams"}}, status=400)
-        spec = Spec.from_model(payload["model"])
+        spec = Spec.from_model(model if model is not None else payload["model"])
         rendered = self.rendered(provider, spec)
         tag = stream_tag(payload) if spec.token_delay_ms else None
         stamps: list[int] | None = None

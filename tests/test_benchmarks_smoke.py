@@ -39,11 +39,19 @@ def test_quick_benchmark_runs_and_every_text_matches(tmp_path: Path) -> None:
         for row in scenario["rows"]:
             assert row["exact"], (key, row["provider"], row["contender"], row["problems"])
             assert row["reps"] >= 1
-    # The floor and both streamkit styles ran on both providers' streams.
-    for key in ("single", "concurrent", "ttft"):
+    # The floor and both streamkit styles ran on every wire format's stream in scenarios 1 and 2,
+    # and on OpenAI's and Anthropic's in scenario 3 (--quick leaves the others' TTFT to --full).
+    every_format = ("openai", "anthropic", "openai-responses", "gemini", "ollama")
+    for key, formats in (
+        ("single", every_format),
+        ("concurrent", every_format),
+        ("ttft", ("openai", "anthropic")),
+    ):
         ran = {(r["provider"], r["contender"]) for r in scenarios[key]["rows"]}
-        for provider in ("openai", "anthropic"):
+        for provider in formats:
             assert {(provider, "floor"), (provider, "sk-stream"), (provider, "sk-generate")} <= ran, key
+        for row in scenarios[key]["rows"]:  # every row has its format's floor to be compared with
+            assert (row["provider"], "floor") in ran, (key, row["provider"])
     assert {r["contender"] for r in scenarios["many"]["rows"]} >= {"sk-stream"}
     # The gateway: no relay, the floor relay and streamkit's relay ran; LiteLLM's proxy ran
     # or, where litellm[proxy] is not installed, is listed as skipped.
