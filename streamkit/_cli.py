@@ -631,8 +631,6 @@ def _where_from(target: _Target) -> str:
     return f"hint: is the server running, and is {target.source} right? (--base-url overrides it)"
 
 
-
-
 def _not_found_hint(target: _Target) -> str:
     """Why a 404 probably happened, and the base URL to try instead.
 
