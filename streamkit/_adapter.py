@@ -66,7 +66,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import Enum
 from time import perf_counter
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from uuid import UUID
 
 from ._collector import Collector
@@ -91,6 +91,7 @@ from .events import (
     ContentBlock,
     Event,
     Finish,
+    FinishReason,
     MessageStart,
     RefusalDelta,
     ServerToolResult,
@@ -106,6 +107,9 @@ from .providers.base import Provider, StreamMapper, loads
 from .results import ChatGeneration, Generation, LLMResult
 
 __all__ = ["EventSource", "ResponseStream", "State"]
+
+#: ``Finish.normalized``'s vocabulary (``streamkit.events.FinishReason``).
+_FINISH_REASONS = frozenset(get_args(FinishReason))
 
 _EVENT_TYPES = (
     TextDelta,
@@ -165,13 +169,19 @@ class EventSource:
       (its ``__cause__`` is the original), with the partial result.
     * A stream without :class:`~streamkit.events.MessageStart` gets one with
       ``model``; one that ends without a :class:`~streamkit.events.Finish`
-      for choice 0 ends with ``Finish("stop")``: the iterator's end is the
-      answer's end.
+      for choice 0 ends with ``Finish("stop")`` (``"tool_calls"`` after a
+      tool call): the iterator's end is the answer's end. A ``Finish``
+      without ``normalized`` gets it (its reason if it is one of
+      :data:`~streamkit.events.FinishReason`, else ``"other"``).
+    * A ``CancelledError`` raised inside the iterator while the reading task
+      is not being cancelled (an inner task of the provider's) is the
+      provider's error, ``ProviderStreamError``; cancelling the reader is
+      never swallowed.
     * Closing the stream (``aclose()``, ``break``, cancellation, a deadline)
       closes the iterator (``aclose()``: its ``finally`` blocks run).
     """
 
-    __slots__ = ("_iterator", "_model", "_scope", "_started", "_stop", "content_type", "finished")
+    __slots__ = ("_iterator", "_model", "_scope", "_started", "_stop", "called", "content_type", "finished")
 
     def __init__(self, iterator: AsyncIterator[Any], model: str | None = None) -> None:
         self._iterator = iterator
@@ -181,6 +191,8 @@ class EventSource:
         self._started = False
         #: The choices a Finish was seen for.
         self.finished: set[int] = set()
+        #: The choices a tool call was started for (their natural end is ``tool_calls``).
+        self.called: set[int] = set()
         self.content_type = "application/x-streamkit-events"
 
     async def receive(self, when: float | None) -> list[Event] | None:
@@ -206,6 +218,11 @@ class EventSource:
             raise _wrapped(exc) from exc  # the provider's own TimeoutError, message kept
         except APIError:
             raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if self._stop is not None or task is None or task.cancelling():
+                raise  # this task is being cancelled: never swallowed
+            raise _wrapped(exc) from exc  # the provider's own (an inner task of its was cancelled)
         except Exception as exc:
             if self._stop is not None:
                 raise self._stop from None
@@ -224,7 +241,14 @@ class EventSource:
         elif isinstance(item, _EVENT_TYPES):
             event = item
             if cls is Finish:
-                self.finished.add(item.index)  # type: ignore[union-attr]
+                assert isinstance(event, Finish)
+                self.finished.add(event.index)
+                if event.normalized is None:  # the one vocabulary, as every provider gives it
+                    reason = event.reason if event.reason in _FINISH_REASONS else "other"
+                    event = Finish(event.reason, event.index, reason, event.stop_sequence)  # type: ignore[arg-type]
+            elif cls is ToolCallStart:
+                assert isinstance(event, ToolCallStart)
+                self.called.add(event.index)
         else:
             raise ProtocolError(
                 f"the provider yielded {type(item).__name__}; it must yield str or streamkit events "
@@ -311,6 +335,8 @@ class _SourceAttempt:
         if events is None:
             self.ended = True
             if 0 not in self.body.finished:
+                if 0 in self.body.called:
+                    return [Finish("tool_calls", normalized="tool_calls")]
                 return [Finish("stop", normalized="stop")]
             return None
         now = perf_counter()

@@ -563,7 +563,8 @@ async def _mock(args: argparse.Namespace) -> int:
         "Point any client of these APIs at it, in any language:\n"
         "\n" + "\n".join(exports) + "\n"
         "\n"
-        "Any API key is accepted (official SDKs insist on having one: OPENAI_API_KEY=mock works).\n"
+        "Any API key is accepted (official SDKs insist on having one: OPENAI_API_KEY=mock works; Azure\n"
+        "also wants OPENAI_API_VERSION=2024-10-21 and AZURE_OPENAI_API_KEY=mock).\n"
         f"It answers POST {', '.join(routes)}, streamed or not.",
         flush=True,
     )

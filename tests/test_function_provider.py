@@ -230,3 +230,61 @@ async def test_text_deltas_of_other_choices() -> None:
 
     result = await FunctionModel(two).generate([["x"]])
     assert [g.text for g in result.generations[0]] == ["a", "b"]
+
+
+async def test_a_finish_without_normalized_reason_gets_one() -> None:
+    async def cut(messages: list[Any], params: dict[str, Any]) -> Any:
+        yield "partial"
+        yield Finish("length")
+
+    result = await FunctionModel(cut).generate([["x"]])
+    info = result.generations[0][0].generation_info or {}
+    assert info["finish_reason"] == "length" and info["normalized_finish_reason"] == "length"
+
+
+async def test_a_provider_specific_reason_normalizes_to_other() -> None:
+    async def odd(messages: list[Any], params: dict[str, Any]) -> Any:
+        yield "x"
+        yield Finish("eos_token")
+
+    result = await FunctionModel(odd).generate([["x"]])
+    assert (result.generations[0][0].generation_info or {})["normalized_finish_reason"] == "other"
+
+
+async def test_tool_calls_without_a_finish_end_as_tool_calls() -> None:
+    async def calls(messages: list[Any], params: dict[str, Any]) -> Any:
+        yield ToolCallStart(call_index=0, id="c1", name="lookup")
+        yield ToolCallDelta(call_index=0, arguments="{}")
+
+    result = await FunctionModel(calls).generate([["x"]])
+    info = result.generations[0][0].generation_info or {}
+    assert info["finish_reason"] == "tool_calls" and info["normalized_finish_reason"] == "tool_calls"
+
+
+async def test_a_cancelled_error_from_inside_the_provider_is_its_error_not_a_cancellation() -> None:
+    async def inner_cancelled(messages: list[Any], params: dict[str, Any]) -> Any:
+        yield "before "
+        task = asyncio.ensure_future(asyncio.sleep(10))
+        task.cancel()
+        await task  # raises CancelledError inside the provider: this task is not being cancelled
+
+    with pytest.raises(ProviderStreamError) as info:
+        await FunctionModel(inner_cancelled)("x")
+    assert info.value.partial_result is not None
+    assert info.value.partial_result.generations[0][0].text == "before "
+
+
+async def test_cancelling_the_reader_is_never_swallowed() -> None:
+    started = asyncio.Event()
+
+    async def slow(messages: list[Any], params: dict[str, Any]) -> Any:
+        yield "a"
+        started.set()
+        await asyncio.sleep(10)
+        yield "b"
+
+    task = asyncio.ensure_future(FunctionModel(slow)("x"))
+    await asyncio.wait_for(started.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
