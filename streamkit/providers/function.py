@@ -36,8 +36,8 @@ It yields :mod:`streamkit.events` (``TextDelta``, ``ThinkingDelta``,
 ``MessageStart`` is added with the model's name, a missing ``Finish`` is
 ``Finish("stop")`` at the generator's end (``"tool_calls"`` when it started a
 tool call), a ``Finish`` without ``normalized`` gets it (its ``reason`` when
-that is one of :data:`~streamkit.events.FinishReason`, else ``"other"``), an :class:`~streamkit.errors.APIError`
-it raises is the stream's error (retried when ``retryable``, up to
+that is one of :data:`~streamkit.events.FinishReason`, else ``"other"``),
+an :class:`~streamkit.errors.APIError` it raises is the stream's error (retried when ``retryable``, up to
 ``max_retries``: the function is called again), any other exception
 becomes :class:`~streamkit.errors.ProviderStreamError` with the partial
 result, and closing the stream closes the generator. ``timeout`` applies
