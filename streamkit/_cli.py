@@ -101,6 +101,13 @@ class _Provider:
             return ""
 
 
+def _env_help(entry: providers.ProviderEntry) -> str:
+    """``"ollama: OLLAMA_HOST"``-style help for one provider's environment variables."""
+    wire = entry.provider()
+    names = " and ".join(n for n in (wire.api_key_env, wire.base_url_env) if n)
+    return f"{entry.name}: {names or 'none'}"
+
+
 def _provider(name: str) -> _Provider:
     """The registered provider ``name`` (``streamkit.providers``), with its preset applied."""
     entry = providers.get(name)
@@ -706,7 +713,9 @@ def _parser() -> argparse.ArgumentParser:
         help="stream one answer to the terminal",
         description="Ask one question and stream the answer to the terminal as it is written.",
         epilog=(
-            "The API key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. The answer goes to standard "
+            "The API key and the server come from the provider's environment variables: "
+            + "; ".join(_env_help(e) for e in providers.entries() if not e.preset)
+            + "; a preset reads its own (GROQ_API_KEY...). The answer goes to standard "
             "output; a summary line (time to first token, tokens per second, token usage) goes to "
             "standard error, so 'streamkit chat ... > answer.txt' keeps only the answer."
         ),
@@ -715,8 +724,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--model",
         help=(
-            f"model name (default: {_default_model('openai')}, "
-            f"or {_default_model('anthropic')} with --provider anthropic)"
+            f"model name (default: the provider's: {_default_model('openai')} for openai, "
+            f"{_default_model('anthropic')} for anthropic; Azure's is the deployment's name)"
         ),
     )
     chat.add_argument(
@@ -734,9 +743,9 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url",
         metavar="URL",
         help=(
-            "the server's address. For openai it usually ends in /v1 (default: OPENAI_BASE_URL, else "
-            "https://api.openai.com/v1); for anthropic it has no /v1 (default: ANTHROPIC_BASE_URL, "
-            "else https://api.anthropic.com)"
+            "the server's address (default: the provider's base-URL variable, else its own API). "
+            "OpenAI-style servers' addresses end in /v1 (https://api.openai.com/v1); Anthropic's, "
+            "Gemini's and Ollama's do not (https://api.anthropic.com, http://localhost:11434)"
         ),
     )
     chat.add_argument("--system", metavar="TEXT", help="instructions for the model, sent before the prompt")
@@ -790,9 +799,10 @@ def _parser() -> argparse.ArgumentParser:
         "mock",
         help="run the built-in mock server for any client, until Ctrl-C",
         description=(
-            "Runs streamkit's mock server on 127.0.0.1 until Ctrl-C. It answers like the OpenAI and "
-            "Anthropic APIs (streamed or not) without a key or a network, so you can point any "
-            "client at it: the official SDKs, other languages, curl."
+            "Runs streamkit's mock server on 127.0.0.1 until Ctrl-C. It answers like every API "
+            "streamkit speaks (OpenAI's Chat Completions and Responses, Anthropic, Gemini, Ollama, "
+            "Azure; streamed or not) without a key or a network, so you can point any client at it: "
+            "the official SDKs, other languages, curl."
         ),
     )
     mock.add_argument(
