@@ -146,6 +146,9 @@ class Collector:
                 choice.text.append(event.text)
             if event.logprobs is not None:
                 choice.add_logprobs(event.logprobs)
+        elif isinstance(event, ContentBlock):
+            # Second: Gemini sends one per part, so one per token.
+            self._block(self._choice(event.index), event.kind, event.block)
         elif isinstance(event, Usage):
             # Reports are cumulative (Anthropic resends totals): the last one wins.
             if self.usage is None:
@@ -218,8 +221,6 @@ class Collector:
                 choice.server_tools = []
             choice.server_tools.append(event)
             self._block(choice, event.block["type"], event.block)
-        elif isinstance(event, ContentBlock):
-            self._block(self._choice(event.index), event.kind, event.block)
         else:
             assert_never(event)
 

@@ -267,8 +267,11 @@ class GeminiMapper(StreamMapper):
     citations (``citationMetadata``) as :class:`~streamkit.events.Citation`;
     a :class:`~streamkit.events.Finish` per ``finishReason`` (candidate
     metadata such as ``safetyRatings`` and ``groundingMetadata`` just before
-    it, in ``llm_output``); a :class:`~streamkit.events.Usage` whenever
-    ``usageMetadata`` changed.
+    it, in ``llm_output``); one :class:`~streamkit.events.Usage` from the
+    latest (cumulative) ``usageMetadata``, with a chunk that carries a
+    finish, at the end of the stream, or before a failure, never per chunk
+    (and one more whenever a report's fields differ from the last one's, as
+    the collector merges reports field by field).
 
     Raises :class:`~streamkit.errors.ProtocolError` for a value of the wrong
     type, and the typed error of an ``{"error": ...}`` event.
@@ -280,11 +283,13 @@ class GeminiMapper(StreamMapper):
         "_client",
         "_extra",
         "_feedback_seen",
+        "_finishing",
         "_held",
         "_id_seen",
         "_ids",
         "_model_seen",
         "_pending",
+        "_reported",
         "_token",
         "_usage",
     )
@@ -295,7 +300,9 @@ class GeminiMapper(StreamMapper):
         self._client: set[int] = set()  # candidates that called client tools
         self._held: list[Any] = []  # events (and _Pending/_HeldFinish) after a pending call
         self._pending: list[_Pending] = []
-        self._usage: Any = None  # the last usageMetadata reported
+        self._usage: dict[str, Any] | None = None  # the latest usageMetadata, not yet an event
+        self._reported: Any = None  # the last usageMetadata made into an event
+        self._finishing = False  # this chunk finished a candidate: report the usage with it
         self._model_seen = False
         self._id_seen = False
         self._feedback_seen = False
@@ -314,15 +321,35 @@ class GeminiMapper(StreamMapper):
 
     def feed(self, chunk: bytes) -> list[Event]:
         out = super().feed(chunk)
-        if self.error is not None and self._held:
-            self.release(out)  # received before the failure: part of the partial result
+        if self.error is not None:
+            # Received before the failure: part of the partial result.
+            if self._usage is not None:
+                self._end_usage(out)
+            if self._held:
+                self.release(out)
         return out
 
     def finish(self) -> list[Event]:
         out = super().finish()
+        if self._usage is not None:
+            self._end_usage(out)  # a stream cut before its finishReason: the usage so far
         if self._held:
             self.release(out)  # the end: a call nobody answered is the client's
         return out
+
+    def _end_usage(self, out: list[Event]) -> None:
+        """The latest usage report, at the end or a failure, as a Usage event (bad counts: :attr:`error`)."""
+        try:
+            self._report_usage(self._held if self._held else out)
+        except ProtocolError as exc:
+            if self.error is None:
+                self.error = exc
+
+    def _report_usage(self, sink: list[Any]) -> None:
+        """Emit the latest ``usageMetadata`` not yet reported (unless it repeats the last one)."""
+        usage, self._usage = self._usage, None
+        if usage is not None and usage != self._reported:
+            sink.append(self.usage_event(usage))
 
     def check_complete(self, finished: bool) -> None:
         """Gemini's stream has no end marker: complete when every candidate reported a ``finishReason``."""
@@ -367,8 +394,22 @@ class GeminiMapper(StreamMapper):
         if feedback is not None:
             self._feedback(feedback, sink)
         usage = obj.get("usageMetadata")
-        if usage is not None and usage != self._usage:
-            sink.append(self.usage_event(usage))
+        if usage is not None:
+            # Cumulative: only the latest report matters. It becomes an event
+            # with a finish, at the end, or before a failure (never per chunk,
+            # never per read: the events must not depend on how the body was
+            # split into reads).
+            if usage.__class__ is not dict:
+                raise bad_value("usageMetadata", "an object", usage)
+            latest = self._usage
+            if latest is not None and latest.keys() != usage.keys():
+                # Other counters than the report before: the collector merges
+                # reports, so that one must reach it too, as it used to.
+                self._report_usage(sink)
+            self._usage = usage
+        if self._finishing:
+            self._finishing = False
+            self._report_usage(sink)
 
     def _meta(self, obj: dict[str, Any], sink: list[Any]) -> None:
         model = None if self._model_seen else optional_str(obj.get("modelVersion"), "modelVersion")
@@ -415,6 +456,7 @@ class GeminiMapper(StreamMapper):
         if reason is not None:
             if reason.__class__ is not str:
                 raise bad_value("candidates[].finishReason", "a string", reason)
+            self._finishing = True  # the usage is reported with a finish
             extra = self._extra.pop(index, None)
             if self._held:
                 self._held.append(_HeldFinish(index, reason, extra))
@@ -584,6 +626,7 @@ class GeminiMapper(StreamMapper):
             self._feedback_seen = True
             sink.append(MessageStart(None, None, {"prompt_feedback": feedback}))
         if reason:
+            self._finishing = True
             sink.append(Finish(reason, 0, "content_filter"))
 
     def usage_event(self, usage: Any) -> Usage:
@@ -605,7 +648,7 @@ class GeminiMapper(StreamMapper):
         """
         if usage.__class__ is not dict:
             raise bad_value("usageMetadata", "an object", usage)
-        self._usage = usage
+        self._reported = usage
         prompt = count(usage.get("promptTokenCount"), "usageMetadata.promptTokenCount")
         tool = count(usage.get("toolUsePromptTokenCount"), "usageMetadata.toolUsePromptTokenCount")
         candidates = count(usage.get("candidatesTokenCount"), "usageMetadata.candidatesTokenCount")
@@ -1041,6 +1084,7 @@ class GeminiProvider(Provider):
             mapper.map_object(body, out)
         else:
             mapper.map_object(body, out)  # raises: an error object, or not a response at all
+        mapper._report_usage(mapper._held if mapper._held else out)
         mapper.release(out)
         return out
 
