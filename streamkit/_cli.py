@@ -81,6 +81,7 @@ class _Provider:
     #: The key's environment variable ("" for a provider that needs no key, such as Ollama).
     key_env: str
     url_env: str
+    #: The provider's own API (``https://api.openai.com/v1``), or "" for a server you run.
     official: str
     entry: providers.ProviderEntry
     wire: Provider
@@ -112,21 +113,16 @@ def _provider(name: str) -> _Provider:
     """The registered provider ``name`` (``streamkit.providers``), with its preset applied."""
     entry = providers.get(name)
     wire = entry.provider()
-    default_url = wire.default_base_url
-    preset = dict(entry.preset).get("provider")
-    if not default_url and isinstance(preset, str):
-        from .providers import presets
-
-        default_url = presets.get(preset).base_url  # a local server: no official host, a usual address
     return _Provider(
         name,
         entry.title or name,
         wire.api_key_env or "",
         wire.base_url_env or "",
-        wire.default_base_url,
+        # A server you run (Ollama, vLLM...) has a usual address, not an official API.
+        wire.default_base_url if wire.requires_key else "",
         entry,
         wire,
-        default_url,
+        wire.default_base_url,
     )
 
 

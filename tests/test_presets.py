@@ -58,7 +58,8 @@ def test_preset_resolves_url_key_and_quirks(preset: Preset, monkeypatch: pytest.
     provider = chat._provider
     assert isinstance(provider, provider_class(preset.name))
     assert (provider.api_key_env, provider.base_url_env) == (preset.api_key_env, preset.base_url_env)
-    assert provider.default_base_url == ("" if preset.local else preset.base_url)
+    assert provider.default_base_url == preset.base_url
+    assert provider.requires_key is not preset.local  # a server you run asks for no key
     assert provider.model_provider == "openai"
 
 

@@ -25,7 +25,6 @@ This module imports nothing heavy: the registry
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -232,8 +231,8 @@ def get(name: Any, owner: str = "ChatOpenAI") -> Preset:
 def provider_class(name: str) -> type[OpenAIChatProvider]:
     """The Chat Completions provider of one preset: its key variable, base URL variable and URL.
 
-    A local server's ``default_base_url`` is empty (it has no official
-    host); :func:`apply_preset` puts its address in ``base_url`` instead.
+    A local server's address is its ``default_base_url`` too, with
+    ``requires_key = False``: no key is asked for it.
     """
     from ._openai import OpenAIChatProvider
 
@@ -244,7 +243,8 @@ def provider_class(name: str) -> type[OpenAIChatProvider]:
         "name": preset.name,
         "api_key_env": preset.api_key_env,
         "base_url_env": preset.base_url_env,
-        "default_base_url": "" if preset.local else preset.base_url,
+        "default_base_url": preset.base_url,
+        "requires_key": not preset.local,
     }
     cls: type[OpenAIChatProvider] = type(f"_{preset.name.title()}ChatProvider", (OpenAIChatProvider,), attrs)
     return cls
@@ -253,9 +253,9 @@ def provider_class(name: str) -> type[OpenAIChatProvider]:
 def apply_preset(name: Any, data: dict[str, Any], owner: str) -> OpenAIChatProvider:
     """Apply a preset to a model's constructor arguments (in place) and return its provider.
 
-    Sets ``base_url`` to a local server's address when not given,
-    ``stream_usage`` to False when the server refuses ``stream_options``
-    (unless given), and requires ``model``. Raises
+    Sets ``stream_usage`` to False when the server refuses
+    ``stream_options`` (unless given), and requires ``model``; the base URL
+    comes from the provider (its variable, else its address). Raises
     :class:`InvalidArgumentError` for an unknown preset or no model.
     """
     preset = get(name, owner)
@@ -264,9 +264,6 @@ def apply_preset(name: Any, data: dict[str, Any], owner: str) -> OpenAIChatProvi
             f"{owner}(provider={preset.name!r}): pass model=... (presets have no default model; "
             f"for example model={preset.example_model!r})"
         )
-    if preset.local and data.get("base_url") is None:
-        env = os.environ.get(preset.base_url_env) if preset.base_url_env else None
-        data["base_url"] = env or preset.base_url
     if "stream_usage" not in data and not preset.stream_options:
         data["stream_usage"] = False
     return provider_class(preset.name)()
