@@ -11,15 +11,15 @@ terminal flag and any error must be those of the whole feed. No sockets.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chunking import feed, split_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.errors import IncompleteStreamError, StreamkitError
+from streamkit.errors import IncompleteStreamError
 from streamkit.events import Event, Finish, MessageStart, TextDelta, ToolCallStart, Usage
 from streamkit.providers.azure import MOCK, AzureChatProvider
 from streamkit.testing._render import Answer
@@ -50,27 +50,8 @@ PARAMS = [pytest.param(key, id=key) for key in BODIES]
 
 def run(pieces: list[bytes]) -> tuple[list[Event], tuple[Any, ...] | None, bool]:
     """Feed the pieces as the adapter does; stop at the first failure."""
-    mapper = AzureChatProvider().new_mapper()
-    events: list[Event] = []
-    error = None
-    try:
-        for piece in pieces:
-            events.extend(mapper.feed(piece))
-            if mapper.error is not None:
-                break
-        else:
-            events.extend(mapper.finish())
-    except StreamkitError as exc:
-        error = (type(exc), str(exc))
-    if mapper.error is not None:
-        error = (type(mapper.error), str(mapper.error))
-    return events, error, mapper.terminal
-
-
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = sorted({p for p in points if 0 < p < len(data)})
-    bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+    outcome = feed(AzureChatProvider().new_mapper(), pieces)
+    return outcome.events, outcome.error, outcome.terminal
 
 
 @pytest.mark.parametrize("key", PARAMS)

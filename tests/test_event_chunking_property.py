@@ -11,19 +11,18 @@ before it must be exactly those of the whole feed. No sockets here.
 
 from __future__ import annotations
 
-import itertools
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chunking import Outcome, feed, random_pieces, split_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.errors import IncompleteStreamError, OverloadedError, StreamkitError
-from streamkit.events import Event, Finish, MessageStart, TextDelta
+from streamkit.errors import IncompleteStreamError, OverloadedError
+from streamkit.events import Finish, MessageStart, TextDelta
 from streamkit.providers._anthropic import AnthropicProvider
 from streamkit.providers._openai import OpenAIChatProvider, OpenAICompletionsProvider
 from streamkit.providers.base import Provider
@@ -61,57 +60,10 @@ BODIES = _load()
 PARAMS = [pytest.param(body, id=body.key) for body in BODIES]
 
 
-@dataclass
-class Outcome:
-    """What a mapper made of one body: events until the end (or the error), and how it ended."""
-
-    events: list[Event]
-    error: tuple[Any, ...] | None
-    terminal: bool
-    buffered: int
-
-
-def _error_key(exc: StreamkitError) -> tuple[Any, ...]:
-    return (
-        type(exc),
-        str(exc),
-        getattr(exc, "error_type", None),
-        getattr(exc, "status_code", None),
-        getattr(exc, "body", None),
-    )
-
-
 def run(body: Body | tuple[type[Provider], bytes], pieces: list[bytes]) -> Outcome:
-    """Feed the pieces as the adapter does: stop at the first failure.
-
-    A failure met inside a read (an error event, bad JSON) does not raise
-    from ``feed()``: the events before it are returned and the failure is
-    left in ``mapper.error`` for the adapter to raise once they are
-    delivered. A raise is accepted too, so the property holds either way.
-    """
+    """Feed the pieces as the adapter does (:func:`chunking.feed`)."""
     provider = body.provider if isinstance(body, Body) else body[0]
-    mapper = provider().new_mapper()
-    events: list[Event] = []
-    error = None
-    try:
-        for piece in pieces:
-            events.extend(mapper.feed(piece))
-            if mapper.error is not None:
-                break
-        else:
-            events.extend(mapper.finish())
-    except StreamkitError as exc:
-        error = _error_key(exc)
-    if mapper.error is not None:
-        assert error is None
-        error = _error_key(mapper.error)
-    return Outcome(events, error, mapper.terminal, mapper.decoder.buffered)
-
-
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = sorted({p for p in points if 0 < p < len(data)})
-    bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+    return feed(provider().new_mapper(), pieces)
 
 
 _WHOLE: dict[str, Outcome] = {}
@@ -156,17 +108,6 @@ def test_whole_feed_is_sane(body: Body) -> None:
     else:
         expected = body.expected["text"]
     assert text == expected
-
-
-def random_pieces(data: bytes, seed: int, largest: int) -> list[bytes]:
-    """Many small reads of 1..largest bytes (drawing hundreds of split points one by one is slow)."""
-    rng = random.Random(seed)
-    pieces, pos = [], 0
-    while pos < len(data):
-        step = rng.randint(1, largest)
-        pieces.append(data[pos : pos + step])
-        pos += step
-    return pieces
 
 
 def _tricky(data: bytes) -> list[int]:

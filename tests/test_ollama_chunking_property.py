@@ -12,19 +12,18 @@ body cut anywhere fails the same way in any chunking. No sockets here.
 
 from __future__ import annotations
 
-import itertools
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chunking import Outcome, feed, random_pieces, split_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.errors import IncompleteStreamError, ProviderStreamError, StreamkitError
-from streamkit.events import Event, Finish, MessageStart, TextDelta, ToolCallStart
+from streamkit.errors import IncompleteStreamError, ProviderStreamError
+from streamkit.events import Finish, MessageStart, TextDelta, ToolCallStart
 from streamkit.providers.ollama import OllamaMapper, OllamaProvider
 
 WIRE = Path(__file__).parent / "fixtures" / "wire" / "ollama"
@@ -51,45 +50,12 @@ BODIES = _load()
 PARAMS = [pytest.param(body, id=body.name) for body in BODIES]
 
 
-@dataclass
-class Outcome:
-    events: list[Event]
-    error: tuple[Any, ...] | None
-    terminal: bool
-    buffered: int
-
-
-def _error_key(exc: StreamkitError) -> tuple[Any, ...]:
-    return (type(exc), str(exc), getattr(exc, "error_type", None), getattr(exc, "body", None))
-
-
 def run(data: bytes, pieces: list[bytes]) -> Outcome:
     """Feed the pieces as the adapter does, then the end-of-body checks (``finish``, ``check_complete``)."""
     assert b"".join(pieces) == data
     mapper = OllamaProvider().new_mapper()
     assert isinstance(mapper, OllamaMapper)
-    events: list[Event] = []
-    error: tuple[Any, ...] | None = None
-    for piece in pieces:
-        events.extend(mapper.feed(piece))
-        if mapper.error is not None:
-            break
-    else:
-        events.extend(mapper.finish())
-    if mapper.error is not None:
-        error = _error_key(mapper.error)
-    else:
-        try:
-            mapper.check_complete(any(isinstance(e, Finish) for e in events))
-        except StreamkitError as exc:
-            error = _error_key(exc)
-    return Outcome(events, error, mapper.terminal, mapper.decoder.buffered)
-
-
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = sorted({p for p in points if 0 < p < len(data)})
-    bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+    return feed(mapper, pieces, complete=True)
 
 
 _WHOLE: dict[str, Outcome] = {}
@@ -132,16 +98,6 @@ def test_whole_feed_is_sane(body: Body) -> None:
     assert [e.name for e in whole.events if isinstance(e, ToolCallStart)] == [
         c["name"] for c in exp.get("tool_calls", [])
     ]
-
-
-def random_pieces(data: bytes, seed: int, largest: int) -> list[bytes]:
-    rng = random.Random(seed)
-    pieces, pos = [], 0
-    while pos < len(data):
-        step = rng.randint(1, largest)
-        pieces.append(data[pos : pos + step])
-        pos += step
-    return pieces
 
 
 def _tricky(data: bytes) -> list[int]:

@@ -11,18 +11,16 @@ as an :class:`IncompleteStreamError`. No sockets here.
 
 from __future__ import annotations
 
-import itertools
 import random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from chunking import Outcome, feed, split_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.errors import IncompleteStreamError, RateLimitError, StreamkitError
-from streamkit.events import Event, Finish, MessageStart
+from streamkit.errors import IncompleteStreamError, RateLimitError
+from streamkit.events import Finish, MessageStart
 from streamkit.providers.openai_responses import OpenAIResponsesProvider
 
 WIRE = Path(__file__).parent / "fixtures" / "wire" / "openai_responses"
@@ -30,38 +28,9 @@ BODIES = {path.name: path.read_bytes() for path in sorted(WIRE.glob("*.sse"))}
 NAMES = list(BODIES)
 
 
-@dataclass
-class Outcome:
-    events: list[Event]
-    error: tuple[Any, ...] | None
-    terminal: bool
-
-
 def run(pieces: list[bytes]) -> Outcome:
     """Feed the pieces as the adapter does: stop at the first failure, check completeness at the end."""
-    mapper = OpenAIResponsesProvider().new_mapper()
-    events: list[Event] = []
-    error = None
-    try:
-        for piece in pieces:
-            events.extend(mapper.feed(piece))
-            if mapper.error is not None:
-                break
-        else:
-            events.extend(mapper.finish())
-            if mapper.error is None:
-                mapper.check_complete(any(isinstance(e, Finish) for e in events))
-    except StreamkitError as exc:
-        error = (type(exc), str(exc), getattr(exc, "error_type", None))
-    if mapper.error is not None:
-        error = (type(mapper.error), str(mapper.error), getattr(mapper.error, "error_type", None))
-    return Outcome(events, error, mapper.terminal)
-
-
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = sorted({p for p in points if 0 < p < len(data)})
-    bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+    return feed(OpenAIResponsesProvider().new_mapper(), pieces, complete=True)
 
 
 WHOLE = {name: run([body]) for name, body in BODIES.items()}
